@@ -1,0 +1,45 @@
+"""Imports go one way (ui -> bot -> trustgen -> knowledge), and the core pulls in no web or training code."""
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+LAYERS = ["knowledge", "trustgen", "bot", "ui"]  # each may import only those before it
+
+
+def _imported_packages(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_imports_go_one_way():
+    bad = []
+    for rank, package in enumerate(LAYERS):
+        for path in (ROOT / package).rglob("*.py"):
+            for name in _imported_packages(path) & set(LAYERS[rank + 1:]):
+                bad.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert bad == []
+
+
+def test_only_ui_imports_web_frameworks():
+    bad = []
+    for package in LAYERS[:-1]:
+        for path in (ROOT / package).rglob("*.py"):
+            for name in _imported_packages(path) & {"gradio", "fastapi", "uvicorn", "starlette"}:
+                bad.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert bad == []
+
+
+def test_importing_core_is_light():
+    code = ("import sys, knowledge, knowledge.store, bot, trustgen; "
+            "heavy = [m for m in ('gradio', 'fastapi', 'torch', 'transformers', 'peft', 'faiss') if m in sys.modules]; "
+            "print(','.join(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == ""

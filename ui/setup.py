@@ -1,0 +1,36 @@
+"""`shopbot setup`: everything the app needs before its first start, each step skipped when already done.
+
+Steps run in order and each takes the data directory: convert the packaged model once, create the demo shop's
+database, build its search index, prepare the assistant. Safe to run again; `--force` redoes the model.
+"""
+from __future__ import annotations
+
+import importlib
+import time
+from pathlib import Path
+
+from knowledge.paths import default_data_dir
+
+# "module:function(data_dir, force)", in order. Each is idempotent.
+SETUP_STEPS = [
+    "trustgen.convert:setup_step",
+    "knowledge.store:setup_step",
+    "knowledge.ingest:setup_step",
+    "bot.agent:setup_step",
+]
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--force", action="store_true", help="redo steps that are already done")
+
+
+def run(args) -> int:
+    data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
+    for step in SETUP_STEPS:
+        module_name, func = step.split(":")
+        module = importlib.import_module(module_name)
+        start = time.perf_counter()
+        done = getattr(module, func)(data_dir, force=args.force)
+        print(f"setup: {done} ({time.perf_counter() - start:.1f} s)", flush=True)
+    print(f"setup: ready; the shop's state is in {data_dir}")
+    return 0
