@@ -44,6 +44,7 @@ class Reply:
     claims_repaired: int = 0
     handover: bool = False  # the conversation now waits for a person
     notice: str = ""  # a note about the customer's input, e.g. that an over-long message was cut
+    turn_id: int = 0  # the saved turn this reply is, for thumbs up/down
 
     def to_dict(self) -> dict:
         return asdict(self)
