@@ -1,0 +1,137 @@
+"""What the shop knows about a customer, shown to them plainly, and "forget me".
+
+`customer_data` gathers the account (payment methods masked), order summaries and everything the assistant
+stored about the customer; `render_customer_data` turns it into text the bot can send, saying nothing beyond
+the data. `forget_customer` erases what the assistant stored (gone from the files too); the shop's account and
+order records stay, because they are the shop's records of sales and payments.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+from knowledge.errors import NotFound
+
+from .memory import ConversationStore
+
+KEPT_RECORDS_NOTE = ("Your account and your orders stay with the shop: they are its records of sales and "
+                     "payments. Ask a person on our team if you want your account closed.")
+MAX_STATE_VALUE_CHARS = 200  # a remembered value longer than this is shortened in the rendered text
+
+
+def customer_data(store, memory: ConversationStore, user_id: str) -> dict:
+    """Everything the shop and the assistant hold about `user_id`, as plain JSON-ready values."""
+    try:
+        user = store.get_user(user_id)
+    except NotFound:
+        user = None
+    profile = None if user is None else {
+        "name": f"{user['name']['first_name']} {user['name']['last_name']}",
+        "email": user["email"],
+        "address": user["address"],
+        "payment_methods": [_payment_summary(m) for m in user["payment_methods"].values()],
+    }
+    orders = [] if user is None else [_order_summary(o) for o in store.orders_of(user_id)]
+    conversations, feedback = [], 0
+    for session_id in memory.sessions_of(user_id):
+        session = memory.session(session_id)
+        turns = memory.history(session_id)
+        feedback += sum(1 for t in turns if t.helpful is not None)
+        conversations.append({
+            "session_id": session_id, "status": session.status, "personalise": session.personalise,
+            "created": session.created, "updated": session.updated, "remembered": session.state,
+            "turns": [{"role": t.role, "text": t.text, "created": t.created, "helpful": t.helpful} for t in turns],
+        })
+    tickets = [{"ticket_id": t.ticket_id, "session_id": t.session_id, "reason": t.reason, "summary": t.summary,
+                "status": t.status, "created": t.created}
+               for t in memory.tickets(status=None) if t.user_id == user_id]
+    return {"user_id": user_id, "profile": profile, "orders": orders, "conversations": conversations,
+            "tickets": tickets, "feedback": feedback}
+
+
+def forget_customer(memory: ConversationStore, user_id: str) -> dict[str, int]:
+    """Erase the customer's conversations, turns, tickets, feedback and preferences; returns what was erased."""
+    return memory.erase_user(user_id)
+
+
+def forget_message(counts: dict[str, int]) -> str:
+    """The reply after `forget_customer`: what was erased, and what the shop keeps and why."""
+    erased = (f"I have erased what I stored about you: {_count(counts.get('sessions', 0), 'conversation')}, "
+              f"{_count(counts.get('turns', 0), 'message')}, {_count(counts.get('tickets', 0), 'hand-over ticket')} "
+              f"and {_count(counts.get('feedback', 0), 'rating')}.")
+    return f"{erased} {KEPT_RECORDS_NOTE}"
+
+
+def render_customer_data(data: dict) -> str:
+    """`customer_data(...)` as plain text for the chat, in the order a customer would look for it."""
+    lines = []
+    profile = data.get("profile")
+    if profile:
+        lines += ["Your account:", f"- Name: {profile['name']}", f"- Email: {profile['email']}",
+                  f"- Default address: {_address(profile['address'])}"]
+        for method in profile["payment_methods"]:
+            lines.append(f"- Payment method: {method['shown']}")
+    else:
+        lines.append("The shop has no account with your id.")
+    orders = data.get("orders") or []
+    lines += ["", f"Your orders ({len(orders)}):" if orders else "You have no orders with the shop."]
+    for order in orders:
+        lines.append(f"- {order['order_id']} ({order['status']}): {', '.join(order['items'])}; "
+                     f"total ${order['total']:.2f}")
+    conversations = data.get("conversations") or []
+    lines += ["", f"What I have stored from our conversations ({len(conversations)}):" if conversations
+              else "I have not stored any conversation with you."]
+    for conv in conversations:
+        users = sum(1 for t in conv["turns"] if t["role"] == "user")
+        lines.append(f"- Conversation started {_when(conv['created'])}: {_count(len(conv['turns']), 'message')} "
+                     f"({users} from you); personalised suggestions {'on' if conv['personalise'] else 'off'}.")
+        remembered = {k: v for k, v in (conv.get("remembered") or {}).items() if v not in (None, "", [], {})}
+        if remembered:
+            lines.append("  Remembered for it: " + "; ".join(f"{k}: {_short(v)}" for k, v in remembered.items()))
+    tickets = data.get("tickets") or []
+    if tickets:
+        lines += ["", f"Requests to talk to a person ({len(tickets)}):"]
+        lines += [f"- {t['reason']} ({t['status']}, {_when(t['created'])})" for t in tickets]
+    lines += ["", f"Ratings you gave my replies: {data.get('feedback', 0)}.",
+              "", "You can ask me to forget you: I will erase the conversations, requests and ratings above. "
+              + KEPT_RECORDS_NOTE]
+    return "\n".join(lines)
+
+
+def _payment_summary(method: dict) -> dict:
+    """A payment method as shown to its owner: never the full number (the shop stores only the last four)."""
+    source = method.get("source", "")
+    if source == "credit_card":
+        shown = f"{str(method.get('brand', 'card')).title()} ending in {method.get('last_four', '????')}"
+    elif source == "gift_card":
+        shown = f"Gift card, balance ${float(method.get('balance', 0.0)):.2f}"
+    else:
+        shown = source.replace("_", " ").title() or "Unknown"
+    out = {"id": method.get("id", ""), "source": source, "shown": shown}
+    if "balance" in method:
+        out["balance"] = method["balance"]
+    return out
+
+
+def _order_summary(order: dict) -> dict:
+    return {"order_id": order["order_id"], "status": order["status"],
+            "items": [item["name"] for item in order["items"]],
+            "total": round(sum(float(item["price"]) for item in order["items"]), 2)}
+
+
+def _address(address: dict) -> str:
+    parts = [address.get(k, "") for k in ("address1", "address2", "city", "state", "zip", "country")]
+    return ", ".join(p for p in parts if p)
+
+
+def _when(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _short(value) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= MAX_STATE_VALUE_CHARS else text[:MAX_STATE_VALUE_CHARS - 3] + "..."
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
