@@ -1,0 +1,125 @@
+"""The staff desk: a drafted reply in which every sentence shows its evidence, and sending a person's reply.
+
+`make_draft(bot, session_id)` answers the customer's last message again without saving (`bot.preview`), or
+falls back to the reply already sent, and checks each sentence on its own against the facts behind it with the
+claim checker: supporting facts become the sentence's evidence, and a sentence with a claim that is not
+supported is flagged with a note. It decides nothing for staff; `staff_send` saves what they send.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Protocol, Sequence
+
+from trustgen.types import CheckedReply, Fact
+
+from .memory import LOW_CONFIDENCE, ConversationStore, Turn, clean_text
+from .reply import Citation, Reply
+
+MAX_STAFF_NAME_CHARS = 80
+# A sentence ends at . ! or ? followed by space and a capital, digit, quote, bracket or '#'/'$' (so "$50.88"
+# and "e.g. the" stay whole), or at a line break (lists, one item per line).
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[#$*\-\u2022])|\s*\n+\s*")
+
+Checker = Callable[[str, Sequence[Fact]], CheckedReply]
+
+
+class DraftingBot(Protocol):
+    """What `make_draft` needs from the dialogue agent."""
+
+    memory: ConversationStore
+
+    def preview(self, message: str, session_id: str) -> tuple[Reply, list[Fact]]:
+        """The reply the bot would give to `message` now, with the facts it gathered; nothing is saved."""
+        ...
+
+
+@dataclass(frozen=True)
+class DraftSentence:
+    text: str
+    evidence: list[Citation]  # the facts that support this sentence's claims
+    flagged: bool  # a claim in it is not supported by the facts: staff should check before sending
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Draft:
+    session_id: str
+    sentences: list[DraftSentence]
+    text: str  # the sentences joined: what staff edit
+    question: str = ""  # the customer's message this draft answers
+    note: str = ""  # about the draft as a whole (no question yet, the bot would hand over, low confidence)
+    facts: list[Citation] = field(default_factory=list)  # every fact gathered for the answer
+
+
+def split_sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE_END.split(text or "") if s and s.strip()]
+
+
+def make_draft(bot, session_id: str, *, checker: Checker | None = None) -> Draft:
+    """A drafted answer to the customer's last message in `session_id`, each sentence with its evidence."""
+    turns = bot.memory.history(session_id)
+    last_user = next((i for i in range(len(turns) - 1, -1, -1) if turns[i].role == "user"), None)
+    if last_user is None:
+        return Draft(session_id, [], "", note="The customer has not asked anything yet.")
+    question = turns[last_user].text
+    if hasattr(bot, "preview"):
+        reply, facts = bot.preview(question, session_id)
+        reply_dict = reply.to_dict() if hasattr(reply, "to_dict") else dict(reply)
+    else:
+        reply_dict, facts = _sent_reply(turns[last_user + 1:])
+        if reply_dict is None:
+            return Draft(session_id, [], "", question=question, note="No reply has been given to this message yet.")
+    check = checker or _default_checker()
+    citations = {f.id: Citation(f.id, f.kind, f.text) for f in facts}
+    sentences = [_check_sentence(s, facts, citations, check) for s in split_sentences(reply_dict.get("text", ""))]
+    return Draft(session_id, sentences, " ".join(s.text for s in sentences), question=question,
+                 note=_draft_note(reply_dict, sentences), facts=list(citations.values()))
+
+
+def staff_send(memory: ConversationStore, session_id: str, text: str, staff: str = "staff") -> int:
+    """Save a staff member's reply in the customer's chat; returns its turn id. A hand-over stays with staff."""
+    text = clean_text(text or "").strip()
+    if not text:
+        raise ValueError("a staff reply needs some text")
+    staff = clean_text(staff or "staff", MAX_STAFF_NAME_CHARS).strip() or "staff"
+    turn_id = memory.add_turn(session_id, "staff", text, {"staff": staff})
+    memory.mark_handled(session_id, staff)
+    return turn_id
+
+
+def _check_sentence(sentence: str, facts: Sequence[Fact], citations: dict[str, Citation],
+                    check: Checker) -> DraftSentence:
+    checked = check(sentence, facts)
+    evidence = [citations[s] for s in checked.sources if s in citations]
+    bad = [c for c in checked.claims if not c.supported]
+    if not bad:
+        return DraftSentence(sentence, evidence, False)
+    note = "Not supported by the shop's data: " + "; ".join(f"{c.kind} '{c.text}'" for c in bad)
+    return DraftSentence(sentence, evidence, True, note)
+
+
+def _sent_reply(after: list[Turn]) -> tuple[dict | None, list[Fact]]:
+    """The assistant's saved reply to the message, with facts rebuilt from its citations (text only)."""
+    reply = next((t.reply for t in after if t.role == "assistant" and t.reply), None)
+    if reply is None:
+        return None, []
+    facts = [Fact(c["id"], c.get("kind", ""), c.get("text", "")) for c in reply.get("citations") or []]
+    return reply, facts
+
+
+def _draft_note(reply: dict, sentences: list[DraftSentence]) -> str:
+    notes = []
+    if reply.get("handover"):
+        notes.append("The assistant would hand this conversation over; the draft is its hand-over message.")
+    if float(reply.get("confidence", 1.0)) < LOW_CONFIDENCE:
+        notes.append(f"The assistant is unsure it understood (confidence {float(reply['confidence']):.2f}).")
+    flagged = sum(s.flagged for s in sentences)
+    if flagged:
+        notes.append(f"{flagged} sentence{'s' if flagged > 1 else ''} flagged: check before sending.")
+    return " ".join(notes)
+
+
+def _default_checker() -> Checker:
+    from trustgen.claims import check  # the trust layer's claim checker
+    return check
