@@ -1,9 +1,9 @@
 """The staff desk: a drafted reply in which every sentence shows its evidence, and sending a person's reply.
 
 `make_draft(bot, session_id)` answers the customer's last message again without saving (`bot.preview`), or
-falls back to the reply already sent, and checks each sentence on its own against the facts behind it with the
-claim checker: supporting facts become the sentence's evidence, and a sentence with a claim that is not
-supported is flagged with a note. It decides nothing for staff; `staff_send` saves what they send.
+falls back to the reply already sent, checks it against the facts behind it with the claim checker and gives
+each claim to its sentence: supporting facts become the sentence's evidence, and a sentence with a claim that is
+not supported is flagged with a note. It decides nothing for staff; `staff_send` saves what they send.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Protocol, Sequence
 
-from trustgen.types import CheckedReply, Fact
+from trustgen.types import CheckedReply, Claim, Fact
 
 from .memory import LOW_CONFIDENCE, ConversationStore, Turn, clean_text
 from .reply import Citation, Reply
@@ -72,9 +72,9 @@ def make_draft(bot, session_id: str, *, checker: Checker | None = None) -> Draft
             return Draft(session_id, [], "", question=question, note="No reply has been given to this message yet.")
     check = checker or _default_checker()
     citations = {f.id: Citation(f.id, f.kind, f.text) for f in facts}
-    sentences = [_check_sentence(s, facts, citations, check) for s in split_sentences(reply_dict.get("text", ""))]
+    sentences, unplaced = _checked_sentences(str(reply_dict.get("text") or ""), facts, citations, check)
     return Draft(session_id, sentences, " ".join(s.text for s in sentences), question=question,
-                 note=_draft_note(reply_dict, sentences), facts=list(citations.values()))
+                 note=_draft_note(reply_dict, sentences, unplaced), facts=list(citations.values()))
 
 
 def staff_send(memory: ConversationStore, session_id: str, text: str, staff: str = "staff") -> int:
@@ -88,15 +88,47 @@ def staff_send(memory: ConversationStore, session_id: str, text: str, staff: str
     return turn_id
 
 
-def _check_sentence(sentence: str, facts: Sequence[Fact], citations: dict[str, Citation],
-                    check: Checker) -> DraftSentence:
-    checked = check(sentence, facts)
-    evidence = [citations[s] for s in checked.sources if s in citations]
-    bad = [c for c in checked.claims if not c.supported]
+def _checked_sentences(text: str, facts: Sequence[Fact], citations: dict[str, Citation],
+                       check: Checker) -> tuple[list[DraftSentence], list[Claim]]:
+    """Check the whole reply once (so "it" can refer to the product named before), then give each claim to the
+    sentence where its words stand: the n-th claim with the same words goes to their n-th occurrence."""
+    parts = split_sentences(text)
+    bounds, pos = [], 0
+    for part in parts:
+        start = text.find(part, pos)
+        bounds.append((start, start + len(part)))
+        pos = start + len(part)
+    per_sentence: list[list[Claim]] = [[] for _ in parts]
+    seen: dict[str, int] = {}
+    unplaced = []
+    for claim in check(text, facts).claims:
+        at = _nth(text, claim.text, seen.get(claim.text, 0))
+        seen[claim.text] = seen.get(claim.text, 0) + 1
+        index = next((i for i, (a, b) in enumerate(bounds) if a <= at < b), None) if at >= 0 else None
+        if index is None:
+            unplaced.append(claim)  # the checker reported words that are not in the text: shown in the note
+        else:
+            per_sentence[index].append(claim)
+    return [_sentence(part, claims, citations) for part, claims in zip(parts, per_sentence)], unplaced
+
+
+def _nth(text: str, words: str, n: int) -> int:
+    at = -1
+    for _ in range(n + 1):
+        at = text.find(words, at + 1) if words else -1
+        if at < 0:
+            return -1
+    return at
+
+
+def _sentence(text: str, claims: list[Claim], citations: dict[str, Citation]) -> DraftSentence:
+    sources = dict.fromkeys(s for c in claims for s in c.sources)
+    evidence = [citations[s] for s in sources if s in citations]
+    bad = [c for c in claims if not c.supported]
     if not bad:
-        return DraftSentence(sentence, evidence, False)
+        return DraftSentence(text, evidence, False)
     note = "Not supported by the shop's data: " + "; ".join(f"{c.kind} '{c.text}'" for c in bad)
-    return DraftSentence(sentence, evidence, True, note)
+    return DraftSentence(text, evidence, True, note)
 
 
 def _sent_reply(after: list[Turn]) -> tuple[dict | None, list[Fact]]:
@@ -108,7 +140,7 @@ def _sent_reply(after: list[Turn]) -> tuple[dict | None, list[Fact]]:
     return reply, facts
 
 
-def _draft_note(reply: dict, sentences: list[DraftSentence]) -> str:
+def _draft_note(reply: dict, sentences: list[DraftSentence], unplaced: list[Claim]) -> str:
     notes = []
     if reply.get("handover"):
         notes.append("The assistant would hand this conversation over; the draft is its hand-over message.")
@@ -117,6 +149,9 @@ def _draft_note(reply: dict, sentences: list[DraftSentence]) -> str:
     flagged = sum(s.flagged for s in sentences)
     if flagged:
         notes.append(f"{flagged} sentence{'s' if flagged > 1 else ''} flagged: check before sending.")
+    bad = [c for c in unplaced if not c.supported]
+    if bad:
+        notes.append("Not supported by the shop's data: " + "; ".join(f"{c.kind} '{c.text}'" for c in bad) + ".")
     return " ".join(notes)
 
 

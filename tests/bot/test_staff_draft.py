@@ -154,3 +154,34 @@ def test_staff_reply_reaches_the_chat_and_keeps_the_hand_over(memory):
     memory.set_feedback("s", turn_id, True)  # the customer can rate a person's reply too
     with pytest.raises(ValueError, match="needs some text"):
         staff_send(memory, "s", "   ")
+
+
+class QueuedChecker:
+    """A claim checker that returns the claims queued for it, whatever the text (it records what it saw)."""
+
+    def __init__(self, *claims: Claim):
+        self.claims, self.seen = claims, []
+
+    def __call__(self, text, facts) -> CheckedReply:
+        self.seen.append(text)
+        return CheckedReply(text, self.claims)
+
+
+def test_repeated_words_go_to_the_sentence_where_each_claim_stands(memory, shirt):
+    bot = ScriptedBot(memory)
+    memory.add_turn("s", "user", "and the other colour?")
+    text = "The blue one costs $50.88. The purple one costs $50.88 too."
+    bot.enqueue(Reply(text), [shirt])
+    checker = QueuedChecker(Claim("price", "$50.88", "50.88", True, (shirt.id,)),
+                            Claim("price", "$50.88", "50.88", False))
+    draft = make_draft(bot, "s", checker=checker)
+    assert checker.seen == [text]  # checked once, as a whole, so a pronoun keeps its product
+    assert [(s.flagged, len(s.evidence)) for s in draft.sentences] == [(False, 1), (True, 0)]
+
+
+def test_a_claim_outside_every_sentence_is_not_lost(memory, shirt):
+    bot = ScriptedBot(memory)
+    memory.add_turn("s", "user", "price?")
+    bot.enqueue(Reply("It costs fifty dollars."), [shirt])
+    draft = make_draft(bot, "s", checker=QueuedChecker(Claim("price", "$50.00", "50.00", False)))
+    assert "price '$50.00'" in draft.note
