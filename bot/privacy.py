@@ -2,7 +2,7 @@
 
 `customer_data` gathers the account (payment methods masked), order summaries and everything the assistant
 stored about the customer; `render_customer_data` turns it into text the bot can send, saying nothing beyond
-the data. `forget_customer` erases what the assistant stored (gone from the files too); the shop's account and
+the data, and `customer_facts` gives the same data as facts the claim checker and citations use. `forget_customer` erases what the assistant stored (gone from the files too); the shop's account and
 order records stay, because they are the shop's records of sales and payments.
 """
 from __future__ import annotations
@@ -11,6 +11,7 @@ import json
 from datetime import datetime, timezone
 
 from knowledge.errors import NotFound
+from trustgen.types import Fact
 
 from .memory import ConversationStore
 
@@ -49,6 +50,30 @@ def customer_data(store, memory: ConversationStore, user_id: str) -> dict:
             "tickets": tickets, "feedback": feedback}
 
 
+def customer_facts(store, data: dict) -> list[Fact]:
+    """`customer_data(...)` as facts for the claim checker and citations: the account, each order (with the full
+    record from `store`, so item names are known as names), and what the assistant stored."""
+    uid = data["user_id"]
+    facts = []
+    profile = data.get("profile")
+    if profile:
+        text = "\n".join(_profile_lines(profile))
+        facts.append(Fact(f"customer:{uid}", "customer", text,
+                          {"name": profile["name"], "email": profile["email"], "address": profile["address"],
+                           "payment_methods": profile["payment_methods"],
+                           "orders": [o["order_id"] for o in data.get("orders") or []]}))
+    records = {o["order_id"]: o for o in store.orders_of(uid)} if data.get("orders") else {}
+    for order in data.get("orders") or []:
+        record = records.get(order["order_id"], {})
+        facts.append(Fact(f"order:{order['order_id']}", "order", _order_line(order),
+                          {**record, **order, "items": record.get("items", order["items"])}))
+    memory_text = "\n".join(_memory_lines(data))
+    facts.append(Fact(f"memory:{uid}", "customer", memory_text,
+                      {"conversations": len(data.get("conversations") or []), "tickets": len(data.get("tickets") or []),
+                       "feedback": data.get("feedback", 0)}))
+    return facts
+
+
 def forget_customer(memory: ConversationStore, user_id: str) -> dict[str, int]:
     """Erase the customer's conversations, turns, tickets, feedback and preferences; returns what was erased."""
     return memory.erase_user(user_id)
@@ -64,23 +89,31 @@ def forget_message(counts: dict[str, int]) -> str:
 
 def render_customer_data(data: dict) -> str:
     """`customer_data(...)` as plain text for the chat, in the order a customer would look for it."""
-    lines = []
     profile = data.get("profile")
-    if profile:
-        lines += ["Your account:", f"- Name: {profile['name']}", f"- Email: {profile['email']}",
-                  f"- Default address: {_address(profile['address'])}"]
-        for method in profile["payment_methods"]:
-            lines.append(f"- Payment method: {method['shown']}")
-    else:
-        lines.append("The shop has no account with your id.")
+    lines = _profile_lines(profile) if profile else ["The shop has no account with your id."]
     orders = data.get("orders") or []
     lines += ["", f"Your orders ({len(orders)}):" if orders else "You have no orders with the shop."]
-    for order in orders:
-        lines.append(f"- {order['order_id']} ({order['status']}): {', '.join(order['items'])}; "
-                     f"total ${order['total']:.2f}")
+    lines += [f"- {_order_line(order)}" for order in orders]
+    lines += ["", *_memory_lines(data), "",
+              "You can ask me to forget you: I will erase the conversations, requests and ratings above. "
+              + KEPT_RECORDS_NOTE]
+    return "\n".join(lines)
+
+
+def _profile_lines(profile: dict) -> list[str]:
+    lines = ["Your account:", f"- Name: {profile['name']}", f"- Email: {profile['email']}",
+             f"- Default address: {_address(profile['address'])}"]
+    return lines + [f"- Payment method: {m['shown']}" for m in profile["payment_methods"]]
+
+
+def _order_line(order: dict) -> str:
+    return f"{order['order_id']} ({order['status']}): {', '.join(order['items'])}; total ${order['total']:.2f}"
+
+
+def _memory_lines(data: dict) -> list[str]:
     conversations = data.get("conversations") or []
-    lines += ["", f"What I have stored from our conversations ({len(conversations)}):" if conversations
-              else "I have not stored any conversation with you."]
+    lines = [f"What I have stored from our conversations ({len(conversations)}):" if conversations
+             else "I have not stored any conversation with you."]
     for conv in conversations:
         users = sum(1 for t in conv["turns"] if t["role"] == "user")
         lines.append(f"- Conversation started {_when(conv['created'])}: {_count(len(conv['turns']), 'message')} "
@@ -92,10 +125,7 @@ def render_customer_data(data: dict) -> str:
     if tickets:
         lines += ["", f"Requests to talk to a person ({len(tickets)}):"]
         lines += [f"- {t['reason']} ({t['status']}, {_when(t['created'])})" for t in tickets]
-    lines += ["", f"Ratings you gave my replies: {data.get('feedback', 0)}.",
-              "", "You can ask me to forget you: I will erase the conversations, requests and ratings above. "
-              + KEPT_RECORDS_NOTE]
-    return "\n".join(lines)
+    return lines + ["", f"Ratings you gave my replies: {data.get('feedback', 0)}."]
 
 
 def _payment_summary(method: dict) -> dict:
