@@ -19,7 +19,7 @@ from .types import CheckedReply, Claim, Fact
 
 WORDING = prompt_wording("claims")
 _SENTENCE = re.compile(r"\S.*?(?:[.!?]+(?=\s|$)|\n|$)", re.S)  # "$49.99" does not end a sentence
-_CLAUSE_SPLIT = re.compile(r"[,;:]|\s(?:but|while|whereas|otherwise)\s|\(|\)")
+_CLAUSE_SPLIT = re.compile(r"[,;:()]|\s(?:but|while|whereas)\s")
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,8 @@ class Span:
 class Vocabulary:
     """All option values of the shop (value -> option names), so another product's option is recognised."""
     values: dict = field(default_factory=dict)
+    specific: frozenset = frozenset()  # values that count even when generic (they are the facts' own options)
+    names: frozenset = frozenset()  # product names: "Fleece Jacket" is a name, not the material fleece
 
     @classmethod
     def from_variants(cls, variants: Iterable[dict]) -> "Vocabulary":
@@ -46,13 +48,16 @@ class Vocabulary:
         for v in variants:
             for key, val in (v.get("options") or {}).items():
                 values.setdefault(str(val), set()).add(str(key))
-        return cls({k: frozenset(v) for k, v in values.items()})
+        return cls({k: frozenset(v) for k, v in values.items()},
+                   names=frozenset(str(v["name"]) for v in variants if v.get("name")))
 
-    def merged(self, other: dict) -> "Vocabulary":
+    def merged(self, other: dict, names: Iterable[str] = ()) -> "Vocabulary":
+        """This vocabulary plus `other` (value -> option names), whose values always count as claims."""
         out = {k: set(v) for k, v in self.values.items()}
         for k, keys in other.items():
             out.setdefault(k, set()).update(keys)
-        return Vocabulary({k: frozenset(v) for k, v in out.items()})
+        return Vocabulary({k: frozenset(v) for k, v in out.items()}, self.specific | frozenset(other),
+                          self.names | frozenset(names))
 
 
 @lru_cache(maxsize=1)
@@ -60,7 +65,8 @@ def default_vocabulary() -> Vocabulary:
     """The packaged demo shop's option values (use `vocabulary_from_store` for another shop)."""
     from knowledge.paths import demo_shop_source
     products = json.loads((demo_shop_source() / "products.json").read_text(encoding="utf-8"))
-    return Vocabulary.from_variants(v for p in products.values() for v in p["variants"].values())
+    return Vocabulary.from_variants({**v, "name": p["name"]} for p in products.values()
+                                    for v in p["variants"].values())
 
 
 _NO_OPTIONS = Vocabulary()
@@ -80,7 +86,7 @@ def _option_patterns(vocab: Vocabulary) -> list[tuple[str, frozenset, re.Pattern
     out = []
     for value in sorted(vocab.values, key=len, reverse=True):  # longest first: "rose gold" before "gold"
         short = len(value) <= 3 or value.isupper()
-        is_generic = value.lower() in generic or value.isdigit()
+        is_generic = (value.lower() in generic or value.isdigit()) and value not in vocab.specific
         out.append((value, vocab.values[value], _boundary(value, short), is_generic))
     return out
 
@@ -126,7 +132,7 @@ _QUOTED = re.compile(r"['\"‘“]([^'\"’”]{3,60})['\"’”]")
 _REASON_LIST = re.compile(r"\breasons?\b[^.:]*?(?:\bis\b|\bare\b|:|\bsuch as\b|\blike\b|\binclud\w*\b|\bof\b)\s+(.+)",
                           re.I)
 _DESTINATIONS = re.compile(rf"(?<![\w-])(?:{_alternation(WORDING['refund_destinations'])})(?![\w-])", re.I)
-_REFUND = re.compile(r"\brefund\w*\b|\bmoney back\b|\breimburs\w*\b", re.I)
+_REFUND = re.compile(r"\brefund\w*\b|\b(?:money|goes|go|paid|paying|sent)\s+back\b|\breimburs\w*\b", re.I)
 
 
 class _Mask:
@@ -168,6 +174,9 @@ def extract_claims(text: str, vocabulary: Vocabulary | None = None) -> list[Span
             if kind == "positive" and re.search(r"\bnot\s+(?:\w+\s+)?$", text[max(0, m.start() - 20):m.start()]):
                 continue  # "is not currently in stock" is caught as negative below or left unchecked
             add("availability", m, {"count": "count", "negative": "no", "positive": "yes"}[kind])
+    for name in sorted(vocab.names, key=len, reverse=True):
+        for m in _boundary(name, False).finditer(text):
+            mask.take(*m.span())  # a product's name is not an option claim
     for value, keys, pattern, generic in _option_patterns(vocab):
         for m in pattern.finditer(text):
             if generic and not _near_key(text, m.start(), m.end(), keys):
@@ -176,8 +185,9 @@ def extract_claims(text: str, vocabulary: Vocabulary | None = None) -> list[Span
     for m in _DURATION.finditer(text):
         add("duration", m, _norm_duration(m.group(0)))
     for m in _STATUS.finditer(text):
-        clause = _clause_at(text, m.start("status"))
-        if not re.search(r"\b(?:can|cannot|can't|only|once|if|when|while|until|unless|after)\b", clause, re.I):
+        sentence_start = max((x.start() for x in _SENTENCE.finditer(text) if x.start() <= m.start()), default=0)
+        lead = re.split(r"[,;:()]", text[sentence_start:m.start("status")])[-1]
+        if not re.search(r"\b(?:can|cannot|can't|only|once|if|when|while|until|unless|after|orders)\b", lead, re.I):
             add("status", m, " ".join(m.group("status").lower().split()), group="status")
     spans.extend(_reason_spans(text, mask))
     for m in _DESTINATIONS.finditer(text):
@@ -216,7 +226,7 @@ def _reason_spans(text: str, mask: _Mask) -> list[Span]:
     out = []
     for sm in _SENTENCE.finditer(text):
         sentence = sm.group(0)
-        if not _REASONS.search(sentence) or not re.search(r"cancel", sentence, re.I):
+        if not _REASONS.search(sentence) or not re.search(r"cancel", text, re.I):
             continue
         found = [(sm.start() + m.start(1), m.group(1)) for m in _QUOTED.finditer(sentence)]
         if not found and (lm := _REASON_LIST.search(sentence)):
@@ -245,34 +255,44 @@ _STATUS_PHRASES = re.compile(r"\b(?:return|exchange)\s+requested\b|\bpending\s*\
 
 def _rules(text: str, default_status: str | None = None) -> list[tuple[str, str, bool, int, int]]:
     """(action, status, allowed, start, end) for each clause that says an order of some status can (not) be
-    acted on; a clause without a status word uses the last status mentioned before it."""
+    acted on. A clause without a status word uses the status nearest before it in the sentence, else the first
+    after it, else the last one stated in an earlier sentence."""
     out, last_status = [], default_status
     text = _STATUS_PHRASES.sub(lambda m: " " * len(m.group(0)), text)
-    pos = 0
-    for piece in re.split(r"([.;:!?]|,|\sbut\s|\swhile\s)", text):
-        start, pos = pos, pos + len(piece)
-        statuses, actions = [], []
-        for m in _RULE_STATUS.finditer(piece):
-            word = m.group(0).lower()
-            before = piece[max(0, m.start() - 4):m.start()].lower()
-            if word == "cancelled" and before.endswith("be "):
-                actions.append("cancel")  # "can no longer be cancelled": the action, not the status
-            else:
-                statuses.append(word)
-        for m in _ACTION.finditer(piece):
-            word = m.group(0).lower()
-            if word == "cancelled" and not piece[max(0, m.start() - 4):m.start()].lower().endswith("be "):
-                continue
-            actions.append(_ACTION_WORDS[word])
-        if statuses:
-            last_status = statuses[-1]
-        if actions and _MODAL.search(piece):
-            allowed = not _NEGATION.search(piece)
-            for status in (statuses or ([last_status] if last_status else [])):
-                for action in dict.fromkeys(actions):
-                    if action != "cancel" or status != "cancelled":
-                        out.append((action, status, allowed, start, pos))
+    for sm in _SENTENCE.finditer(text):
+        pieces, pos = [], sm.start()
+        for piece in re.split(r"([;:()]|,|\sbut\s|\swhile\s)", sm.group(0)):
+            pieces.append((pos, piece, *_piece_words(piece)))
+            pos += len(piece)
+        modal = bool(_MODAL.search(sm.group(0)))
+        for n, (start, piece, statuses, actions) in enumerate(pieces):
+            if actions and modal:
+                before = [s for _, _, ss, _ in pieces[:n] for s in ss]
+                after = [s for _, _, ss, _ in pieces[n + 1:] for s in ss]
+                use = statuses or before[-1:] or after[:1] or ([last_status] if last_status else [])
+                allowed = not _NEGATION.search(piece)
+                for status in use:
+                    for action in dict.fromkeys(actions):
+                        if action != "cancel" or status != "cancelled":
+                            out.append((action, status, allowed, start, start + len(piece)))
+            if statuses:
+                last_status = statuses[-1]
     return out
+
+
+def _piece_words(piece: str) -> tuple[list, list]:
+    statuses, actions = [], []
+    for m in _RULE_STATUS.finditer(piece):
+        word = m.group(0).lower()
+        if word == "cancelled" and piece[max(0, m.start() - 4):m.start()].lower().endswith("be "):
+            actions.append("cancel")  # "can no longer be cancelled": the action, not the status
+        else:
+            statuses.append(word)
+    for m in _ACTION.finditer(piece):
+        word = m.group(0).lower()
+        if word != "cancelled":
+            actions.append(_ACTION_WORDS[word])
+    return statuses, actions
 
 
 def _rule_spans(text: str) -> list[Span]:
@@ -321,7 +341,8 @@ class Evidence:
         self.quantities: dict[str, dict] = {}
         for fact in self.facts:
             self._add_fact(fact)
-        self.vocabulary = vocabulary.merged({str(v): {k} for e in self.entities for k, v in e.options.items()})
+        self.vocabulary = vocabulary.merged({str(v): {k} for e in self.entities for k, v in e.options.items()},
+                                            {e.name for e in self.entities if e.name})
         self.names = sorted({e.name for e in self.entities if e.name}, key=len, reverse=True)
         self.rules: dict[tuple, set] = {}
         for text, fid in self.texts:

@@ -1,0 +1,303 @@
+"""The claim checker against seeded wrong replies and correct replies built from the real demo shop.
+
+Cases are generated from the shop's catalog, orders, FAQ and policy with a fixed seed, plus hand-written ones.
+Every wrong reply must be caught (some claim unsupported, and the repaired or fallback text no longer says the
+wrong thing); every correct reply must pass unchanged with at least one claim checked.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import pytest
+
+from knowledge.faq import load_faq, load_policy
+from knowledge.store import Store
+from trustgen.claims import check, check_and_repair, extract_claims
+from trustgen.types import fact_from_faq, fact_from_order, fact_from_product, fact_from_variant, policy_facts
+
+SEED = 20261129
+TEMPLATE = "Here is what our records say."
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    text: str
+    facts: tuple
+    wrong: str = ""  # the wrong value planted in `text` (empty for correct replies)
+
+
+def opts(variant: dict) -> str:
+    return ", ".join(str(v) for v in variant["options"].values())
+
+
+@pytest.fixture(scope="module")
+def shop(demo_db):
+    store = Store(demo_db)
+    products = [store.get_product(pid) for pid in store.product_ids()]
+    orders = [o for u in sorted({o["user_id"] for o in _some_orders(store)}) for o in store.orders_of(u)]
+    faq = {e.id: fact_from_faq(e) for e in load_faq()}
+    policy = {f.id: f for f in policy_facts(load_policy())}
+    yield {"store": store, "products": products, "orders": orders, "faq": faq, "policy": policy}
+    store.close()
+
+
+def _some_orders(store):
+    users = store.export()["users"]
+    return [o for uid in sorted(users)[:60] for o in store.orders_of(uid)]
+
+
+def _variants(product):
+    v = product["variants"]
+    return list(v.values() if isinstance(v, dict) else v)
+
+
+def _variant_fact(product, variant):
+    return fact_from_variant({**variant, "product_id": product["product_id"], "name": product["name"]})
+
+
+# ------------------------------------------------------------------------------------------------ wrong replies
+
+def wrong_cases(shop) -> list[Case]:
+    rng = random.Random(SEED)
+    products, orders, faq = shop["products"], shop["orders"], shop["faq"]
+    cases = []
+    all_colors = sorted({v["options"]["color"] for p in products for v in _variants(p) if "color" in v["options"]})
+    for n, product in enumerate(rng.sample(products, 20)):
+        variants = _variants(product)
+        v = rng.choice(variants)
+        fact = _variant_fact(product, v)
+        wrong = f"{v['price'] + rng.choice([-1, 1]) * rng.choice([1.0, 5.5, 10.01, 0.5]):.2f}"
+        cases.append(Case(f"price-{n}", f"The {product['name']} ({opts(v)}) costs ${wrong}.", (fact,), wrong))
+        # another variant's price, stated next to this variant's options
+        others = [o for o in variants if o["price"] != v["price"]]
+        if others:
+            o = rng.choice(others)
+            phrasing = rng.choice(["The {name} in {opts} is ${price}.", "You can get the {opts} {name} for ${price}.",
+                                   "Price of the {name} ({opts}): ${price}."])
+            cases.append(Case(f"variant-price-{n}", phrasing.format(name=product["name"], opts=opts(v),
+                                                                     price=f"{o['price']:.2f}"),
+                              (fact_from_product(product),), f"{o['price']:.2f}"))
+        # stock the data does not state
+        if not v["available"]:
+            cases.append(Case(f"stock-{n}", f"Good news: the {product['name']} ({opts(v)}) is in stock.",
+                              (fact,), "in stock"))
+        else:
+            k = rng.randint(2, 5)
+            cases.append(Case(f"stock-{n}", f"The {product['name']} ({opts(v)}) is popular, only {k} left!",
+                              (fact,), f"only {k} left"))
+        # an option value of another product
+        mine = {str(x).lower() for x in v["options"].values()}
+        foreign = [c for c in all_colors if not any(c.lower() in m or m in c.lower() for m in mine)]
+        color = rng.choice(foreign)
+        cases.append(Case(f"option-{n}", f"This {product['name']} (item {v['item_id']}) comes in {color}.",
+                          (fact,), color))
+    statuses = ["pending", "processed", "delivered", "cancelled"]
+    for n, order in enumerate(rng.sample(orders, 15)):
+        fact = fact_from_order(order)
+        other = rng.choice([s for s in statuses if s != order["status"]])
+        cases.append(Case(f"status-{n}", f"Your order {order['order_id']} is {other}.", (fact,), other))
+        digits = order["order_id"][2:]
+        bad = "#W" + digits[:-1] + str((int(digits[-1]) + rng.randint(1, 8)) % 10)
+        cases.append(Case(f"order-id-{n}", f"I found your order {bad}; its status is {order['status']}.",
+                          (fact,), bad))
+        item = rng.choice(order["items"])
+        wrong = f"{item['price'] + 3:.2f}"
+        cases.append(Case(f"order-item-price-{n}", f"In order {order['order_id']} you paid ${wrong} for the "
+                          f"{item['name']}.", (fact,), wrong))
+    refund = (faq["cancel-refund"], faq["modify-payment-refund"])
+    for n, (text, wrong) in enumerate([
+        ("Your refund to your credit card will arrive immediately.", "immediately"),
+        ("Refunds to PayPal are made instantly.", "instantly"),
+        ("A gift card is refunded in 5 to 7 business days.", "5 to 7 business days"),
+        ("Your money goes back to the original payment method within 3 business days.", "3 business days"),
+        ("If you paid by credit card, the refund takes 10 to 14 business days.", "10 to 14 business days"),
+        ("Gift card refunds take 2 weeks.", "2 weeks"),
+        ("Refunds to a credit card take 1 to 2 business days.", "1 to 2 business days"),
+        ("The refund reaches your PayPal account in 24 hours.", "24 hours"),
+        ("Your PayPal refund is processed right away.", "right away"),
+        ("You will see the refund on your card within 30 days.", "30 days"),
+    ]):
+        cases.append(Case(f"refund-time-{n}", text, refund, wrong))
+    reasons = (faq["cancel-reasons"], faq["cancel-who"])
+    for n, (text, wrong) in enumerate([
+        ("We can cancel it because 'found a better price' is an accepted reason.", "found a better price"),
+        ("Accepted cancellation reasons are: changed my mind, no longer needed.", "changed my mind"),
+        ("You can cancel with the reason 'shipping too slow'.", "shipping too slow"),
+        ("For a cancellation we accept reasons like 'item arrived late' or 'ordered by mistake'.",
+         "item arrived late"),
+        ("The reason 'duplicate order' is fine for cancelling.", "duplicate order"),
+    ]):
+        cases.append(Case(f"cancel-reason-{n}", text, reasons, wrong))
+    rules = (faq["cancel-who"], faq["return-who"], faq["exchange-who"], faq["which-orders-change"])
+    for n, (text, wrong) in enumerate([
+        ("Since your order is delivered, you can still cancel it.", "cancel"),
+        ("Processed orders can be returned.", "returned"),
+        ("A pending order can be exchanged right now.", "exchanged"),
+        ("You cannot return a delivered order.", "return"),
+        ("Cancelled orders can be modified.", "modified"),
+    ]):
+        cases.append(Case(f"rule-{n}", text, rules, wrong))
+    dest = (faq["return-refund"], faq["cancel-refund"])
+    for n, (text, wrong) in enumerate([
+        ("The refund for your return will be paid as store credit.", "store credit"),
+        ("We refund returns in cash at the door.", "cash"),
+        ("Your refund can go to a new card of your choice.", "new card"),
+    ]):
+        cases.append(Case(f"destination-{n}", text, dest, wrong))
+    return cases
+
+
+# ------------------------------------------------------------------------------------------------ correct replies
+
+def correct_cases(shop) -> list[Case]:
+    rng = random.Random(SEED + 1)
+    products, orders, faq = shop["products"], shop["orders"], shop["faq"]
+    cases = []
+    for n, product in enumerate(rng.sample(products, 20)):
+        variants = _variants(product)
+        v = rng.choice(variants)
+        fact = _variant_fact(product, v)
+        stock = "in stock" if v["available"] else "out of stock"
+        phrasing = rng.choice([
+            "The {name} ({opts}) costs ${price} and is {stock}.",
+            "Yes, we have the {name} in {opts}. It is ${price} and currently {stock}.",
+            "The {opts} {name} is priced at ${price}; it is {stock} right now.",
+            "That {name} (item {item}) is ${price}.",
+        ])
+        cases.append(Case(f"item-{n}", phrasing.format(name=product["name"], opts=opts(v), price=f"{v['price']:.2f}",
+                                                       stock=stock, item=v["item_id"]), (fact,)))
+        others = [o for o in variants if o["item_id"] != v["item_id"]]
+        if others:
+            o = rng.choice(others)
+            cases.append(Case(f"two-variants-{n}", f"The {product['name']} in {opts(v)} costs ${v['price']:.2f}, "
+                              f"while the {opts(o)} one costs ${o['price']:.2f}.", (fact_from_product(product),)))
+        prices = sorted(x["price"] for x in variants)
+        cases.append(Case(f"range-{n}", f"Our {product['name']} variants range from ${prices[0]:.2f} to "
+                          f"${prices[-1]:.2f}.", (fact_from_product(product),)))
+    for n, order in enumerate(rng.sample(orders, 15)):
+        fact = fact_from_order(order)
+        item = rng.choice(order["items"])
+        phrasing = rng.choice([
+            "Your order {oid} is {status}.",
+            "Order {oid} is currently {status}. It contains the {item} (item {iid}) at ${price}.",
+            "I found order {oid}: its status is {status}, and you paid ${price} for the {item}.",
+        ])
+        cases.append(Case(f"order-{n}", phrasing.format(oid=order["order_id"], status=order["status"],
+                                                        item=item["name"], iid=item["item_id"],
+                                                        price=f"{item['price']:.2f}"), (fact,)))
+        pay = order["payment_history"][0]
+        cases.append(Case(f"order-pay-{n}", f"Order {order['order_id']} was paid with {pay['payment_method_id']}, "
+                          f"${pay['amount']:.2f} in total.", (fact,)))
+    refund = (faq["cancel-refund"], faq["modify-payment-refund"])
+    for n, text in enumerate([
+        "A gift card is refunded immediately; any other payment method is refunded in 5 to 7 business days.",
+        "Refunds to your credit card take 5 to 7 business days.",
+        "Since you paid with a gift card, the refund is immediate: it reaches the gift card immediately.",
+        "For PayPal, expect the refund within 5 to 7 business days.",
+        "The whole order total goes back to the original payment method.",
+    ]):
+        cases.append(Case(f"refund-{n}", text, refund))
+    for n, text in enumerate([
+        "To cancel, we accept only these reasons: 'no longer needed' or 'ordered by mistake'.",
+        "The cancellation reason must be 'no longer needed' or 'ordered by mistake'.",
+        "Accepted cancellation reasons are: no longer needed, ordered by mistake.",
+    ]):
+        cases.append(Case(f"reason-{n}", text, (faq["cancel-reasons"],)))
+    delivered = fact_from_order(next(o for o in orders if o["status"] == "delivered"))
+    rules = (faq["cancel-who"], faq["return-who"], faq["exchange-who"], faq["which-orders-change"], delivered)
+    for n, text in enumerate([
+        "You can cancel an order while its status is pending.",
+        "Your order is delivered, so it can no longer be cancelled, but it can be returned.",
+        "Orders that are processed or cancelled cannot be changed.",
+        "A delivered order can be exchanged for an available item of the same product.",
+    ]):
+        cases.append(Case(f"rule-{n}", text, rules))
+    cases.append(Case("destination", "The refund for a return goes to the original payment method or to an "
+                      "existing gift card.", (faq["return-refund"],)))
+    return cases
+
+
+def test_seeded_wrong_replies_are_all_caught(shop):
+    cases = wrong_cases(shop)
+    assert len(cases) >= 100
+    missed = []
+    for case in cases:
+        checked = check(case.text, case.facts)
+        fixed = check_and_repair(case.text, case.facts, TEMPLATE)
+        if checked.unsupported == 0 or case.wrong in fixed.text or check(fixed.text, case.facts).unsupported:
+            missed.append((case.name, case.text, fixed.text))
+    assert missed == []
+
+
+def test_correct_replies_pass_unchanged(shop):
+    cases = correct_cases(shop)
+    assert len(cases) >= 90
+    failed = []
+    for case in cases:
+        fixed = check_and_repair(case.text, case.facts, TEMPLATE)
+        bad = [c for c in fixed.claims if not c.supported]
+        if fixed.text != case.text or fixed.fell_back or bad or not fixed.claims:
+            failed.append((case.name, case.text, [(c.kind, c.text) for c in bad] or fixed.text))
+    assert failed == []
+
+
+# ------------------------------------------------------------------------------------------------ hand-written
+
+@pytest.fixture(scope="module")
+def tshirt(shop):
+    return next(p for p in shop["products"] if p["name"] == "T-Shirt")
+
+
+def test_extract_finds_each_kind_of_claim():
+    text = ("Order #W2611340 (item 6469567736, paid with gift_card_1725971) is delivered: the blue 1000ml bottle "
+            "cost $47.84, it is in stock, 2 items shipped, and a gift card is refunded immediately.")
+    kinds = {(s.kind, s.text) for s in extract_claims(text)}
+    assert {("id", "#W2611340"), ("id", "6469567736"), ("id", "gift_card_1725971"), ("status", "delivered"),
+            ("option", "blue"), ("option", "1000ml"), ("price", "$47.84"), ("availability", "in stock"),
+            ("count", "2"), ("duration", "immediately")} <= kinds
+
+
+def test_another_variants_price_is_repaired_to_the_right_one(tshirt):
+    blue_m = next(v for v in _variants(tshirt) if v["options"]["color"] == "blue" and v["options"]["size"] == "M")
+    other = next(v for v in _variants(tshirt) if v["price"] != blue_m["price"])
+    fact = fact_from_product(tshirt)
+    text = f"The blue T-Shirt in size M costs ${other['price']:.2f}."
+    fixed = check_and_repair(text, [fact], TEMPLATE)
+    assert fixed.text == f"The blue T-Shirt in size M costs ${blue_m['price']:.2f}."
+    assert [c.repaired_to for c in fixed.repaired] == [f"${blue_m['price']:.2f}"]
+    assert not fixed.fell_back and fixed.unsupported == 0
+
+
+def test_supported_claims_cite_their_facts(shop, tshirt):
+    v = _variants(tshirt)[0]
+    fact, faq = _variant_fact(tshirt, v), shop["faq"]["cancel-refund"]
+    text = f"It costs ${v['price']:.2f}. A gift card is refunded immediately."
+    checked = check(text, [fact, faq])
+    assert {c.text: c.sources for c in checked.claims}[f"${v['price']:.2f}"] == (fact.id,)
+    assert {c.text: c.sources for c in checked.claims}["immediately"] == (faq.id,)
+    assert set(checked.sources) == {fact.id, faq.id}
+
+
+def test_invented_stock_level_is_replaced_by_what_the_data_says(shop, tshirt):
+    v = next(v for v in _variants(tshirt) if v["available"])
+    fixed = check_and_repair("This T-Shirt: only 2 left.", [_variant_fact(tshirt, v)], TEMPLATE)
+    assert fixed.text == "This T-Shirt: in stock." and not fixed.fell_back
+
+
+def test_unrepairable_reply_falls_back_to_the_checked_template(shop):
+    order = next(o for o in shop["orders"] if o["status"] == "pending")
+    fact = fact_from_order(order)
+    template = f"Order {order['order_id']} is pending."
+    fixed = check_and_repair("We accept 'changed my mind' as a reason to cancel it.", [fact], template)
+    assert fixed.fell_back and fixed.text == template
+    assert fixed.unsupported == 0 and fixed.claims  # the template's own claims were checked
+
+
+def test_empty_reply_falls_back():
+    assert check_and_repair("   ", [], "Sorry, I do not know.").fell_back
+
+
+def test_status_with_no_order_in_the_facts_is_unsupported(shop):
+    assert check("Your order is delivered.", [shop["faq"]["return-who"]]).unsupported == 1
