@@ -119,12 +119,12 @@ class ConversationSummary:
     intents: list[str] = field(default_factory=list)  # distinct intents of the assistant's replies, in order
 
 
-def clean_text(text, limit: int = MAX_TEXT_CHARS) -> str:
+def clean_text(text, limit: int | None = MAX_TEXT_CHARS) -> str:
     """Text SQLite can store: valid surrogate pairs joined, lone surrogates replaced by U+FFFD, cut to `limit`."""
     text = str(text)
     if any("\ud800" <= ch <= "\udfff" for ch in text):
         text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    return text if len(text) <= limit else text[:limit - 1] + "\u2026"
+    return text if limit is None or len(text) <= limit else text[:limit - 1] + "\u2026"
 
 
 def _check_id(kind: str, value) -> str:
@@ -144,7 +144,7 @@ def _number(value, default: float) -> float:
 
 
 def _dumps(value) -> str:
-    return clean_text(json.dumps(value, ensure_ascii=False), limit=10 * MAX_TEXT_CHARS)
+    return clean_text(json.dumps(value, ensure_ascii=False), limit=None)  # cutting JSON would break it
 
 
 class ConversationStore:
@@ -188,6 +188,11 @@ class ConversationStore:
         with self._transaction() as conn:
             row = self._ensure_session(conn, session_id)
         return _session(row)
+
+    def find_session(self, session_id: str) -> SessionState | None:
+        """The session's saved state, or None if there is no such session (nothing is created)."""
+        rows = self._rows("SELECT * FROM sessions WHERE session_id = ?", (_check_id("session id", session_id),))
+        return _session(rows[0]) if rows else None
 
     def _ensure_session(self, conn, session_id: str) -> sqlite3.Row:
         row = conn.execute("SELECT * FROM sessions WHERE session_id = ?", (session_id,)).fetchone()
@@ -305,6 +310,10 @@ class ConversationStore:
     def conversations(self, status: str | None = None) -> list[ConversationSummary]:
         """Sessions with at least one turn, most recently active first."""
         where, args = ("WHERE s.status = ?", (status,)) if status else ("", ())
+        with self._lock:  # one consistent view: an erasure in another thread cannot fall between the reads
+            return self._summaries(where, args)
+
+    def _summaries(self, where: str, args: tuple) -> list[ConversationSummary]:
         rows = self._rows(
             "SELECT s.session_id, s.user_id, s.status, s.updated, COUNT(t.turn_id) AS n, MAX(t.turn_id) AS last "
             f"FROM sessions s JOIN turns t USING (session_id) {where} "

@@ -35,7 +35,9 @@ def customer_data(store, memory: ConversationStore, user_id: str) -> dict:
     orders = [] if user is None else [_order_summary(o) for o in store.orders_of(user_id)]
     conversations, feedback = [], 0
     for session_id in memory.sessions_of(user_id):
-        session = memory.session(session_id)
+        session = memory.find_session(session_id)
+        if session is None:  # erased by another request meanwhile
+            continue
         turns = memory.history(session_id)
         feedback += sum(1 for t in turns if t.helpful is not None)
         conversations.append({

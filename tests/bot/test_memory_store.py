@@ -249,3 +249,42 @@ def test_a_second_process_sees_the_saved_turns(memory):
     other = sqlite3.connect(memory.path)  # as another process would open the file
     assert other.execute("SELECT text FROM turns").fetchall() == [("still there after a crash?",)]
     other.close()
+
+
+def test_find_session_creates_nothing(memory):
+    assert memory.find_session("nobody") is None
+    assert memory.conversations() == [] and memory.find_session("nobody") is None
+    memory.add_turn("s", "user", "hi")
+    assert memory.find_session("s").status == "open"
+
+
+def test_a_huge_reply_round_trips_as_valid_json(memory):
+    reply = {"text": "y" * 2_000_000, "intent": "product_question", "citations": [{"id": "item:1", "text": "z"}]}
+    memory.add_turn("s", "assistant", "short", reply)
+    assert memory.history("s")[0].reply == reply
+    assert memory.insights()["top_intents"] == [("product_question", 1)]
+
+
+def test_reads_while_another_thread_erases(memory):
+    errors, stop = [], threading.Event()
+
+    def read():
+        try:
+            while not stop.is_set():
+                memory.conversations()
+                memory.insights()
+        except Exception as exc:
+            errors.append(exc)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for i in range(15):
+            memory.save_session(f"s{i}", user_id=f"user_{i}", state={}, personalise=True)
+            for j in range(3):
+                memory.add_turn(f"s{i}", "user", f"message {j}")
+            memory.erase_user(f"user_{i}")
+    finally:
+        stop.set()
+        reader.join()
+    assert errors == [] and memory.conversations() == []
