@@ -46,7 +46,7 @@ class DraftSentence:
 class Draft:
     session_id: str
     sentences: list[DraftSentence]
-    text: str  # the sentences joined: what staff edit
+    text: str  # the sentences joined with the reply's own spaces and line breaks: what staff edit
     question: str = ""  # the customer's message this draft answers
     note: str = ""  # about the draft as a whole (no question yet, the bot would hand over, low confidence)
     facts: list[Citation] = field(default_factory=list)  # every fact gathered for the answer
@@ -72,8 +72,9 @@ def make_draft(bot, session_id: str, *, checker: Checker | None = None) -> Draft
             return Draft(session_id, [], "", question=question, note="No reply has been given to this message yet.")
     check = checker or _default_checker()
     citations = {f.id: Citation(f.id, f.kind, f.text) for f in facts}
-    sentences, unplaced = _checked_sentences(str(reply_dict.get("text") or ""), facts, citations, check)
-    return Draft(session_id, sentences, " ".join(s.text for s in sentences), question=question,
+    text = str(reply_dict.get("text") or "").strip()
+    sentences, unplaced = _checked_sentences(text, facts, citations, check)
+    return Draft(session_id, sentences, text, question=question,
                  note=_draft_note(reply_dict, sentences, unplaced), facts=list(citations.values()))
 
 

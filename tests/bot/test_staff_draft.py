@@ -85,7 +85,7 @@ def test_each_sentence_shows_its_evidence_and_wrong_prices_are_flagged(store, me
     assert first.evidence == [Citation(shirt.id, "product", shirt.text)] and not first.flagged
     assert second.evidence == [] and not second.flagged  # no claim the checker knows: nothing to show or flag
     assert third.flagged and f"${wrong:.2f}" in third.note and third.evidence == []
-    assert draft.text == " ".join(s.text for s in draft.sentences)
+    assert draft.text == text
     assert "1 sentence flagged" in draft.note
     assert draft.facts == [Citation(shirt.id, "product", shirt.text)]
     assert memory.history("s") == turns_before  # drafting saves nothing
@@ -128,10 +128,20 @@ def test_without_preview_the_sent_reply_is_checked_against_its_citations(store, 
 
     draft = make_draft(MemoryOnly(memory), "s", checker=text_checker)
     assert [s.flagged for s in draft.sentences] == [False, True]
+    assert draft.text == sent.text
     assert draft.sentences[0].evidence == [Citation(shirt.id, "product", shirt.text)]
 
     memory.add_turn("s", "user", "and now?")  # not answered yet
     assert "No reply" in make_draft(MemoryOnly(memory), "s", checker=text_checker).note
+
+
+def test_draft_keeps_the_line_breaks_of_a_list(memory):
+    bot = ScriptedBot(memory)
+    memory.add_turn("s", "user", "what do you have?")
+    text = "We have:\n- Water Bottle\n- Office Chair"
+    bot.enqueue(Reply(text), [])
+    draft = make_draft(bot, "s", checker=price_checker)
+    assert draft.text == text and [s.text for s in draft.sentences] == ["We have:", "- Water Bottle", "- Office Chair"]
 
 
 def test_sentence_split_keeps_prices_ids_and_lists_whole():
