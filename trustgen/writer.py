@@ -1,0 +1,153 @@
+"""Reply writers: word a reply from the facts with the model, check every claim, repair or send the template.
+
+`GroundedWriter` implements `trustgen.types.ReplyWriter`. Nothing unchecked reaches a customer: `stream()` first
+generates and checks the whole reply, then yields the checked text in word groups. `TemplateWriter` sends the
+bot's template (still checked, for citations); `ScriptedWriter` replays enqueued texts instead of a model, so
+other packages' tests exercise repair and fallback without loading one. The model loads on first use.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections import deque
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Iterator, Protocol
+
+from .claims import Vocabulary, check, check_and_repair
+from .errors import TrustgenError
+from .prompting import build_messages
+from .types import CheckedReply, ReplyRequest
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WriterConfig:
+    max_new_tokens: int = 96  # a reply of two or three sentences; every token costs ~0.05-0.1 s on a laptop CPU
+    time_limit_s: float = 12.0  # hard stop for one generation; the checked template is sent if it runs out
+    use_model: bool = True  # False: every reply is the bot's template (still claim-checked)
+    quantize: bool = False  # int8 linear layers (trustgen.quantize); see docs/trust.md for the measured trade-off
+    adapter_path: str | None = "default"  # "default": trustgen/adapters/shop-lora when present; None: base model
+    base_path: str | None = None  # None: the converted base model from `shopbot setup`
+    stream_words: int = 3  # words per streamed piece
+
+
+class TextGenerator(Protocol):
+    """Turns chat messages into reply text. One verb; `ModelGenerator` and `ScriptedGenerator` implement it."""
+
+    def generate(self, messages: list[dict]) -> str: ...
+
+
+class ModelGenerator:
+    """The shop's language model, loaded on first use (thread-safe), greedy and bounded by WriterConfig."""
+
+    def __init__(self, config: WriterConfig = WriterConfig()):
+        self.config = config
+        self._loaded = None
+        self._lock = threading.Lock()
+
+    def load(self):
+        with self._lock:
+            if self._loaded is None:
+                from .generate import load_model
+                c = self.config
+                self._loaded = load_model(Path(c.base_path) if c.base_path else None, c.adapter_path, c.quantize)
+        return self._loaded
+
+    def generate(self, messages: list[dict]) -> str:
+        from .generate import generate
+        loaded = self.load()
+        return generate(loaded, messages, max_new_tokens=self.config.max_new_tokens,
+                        time_limit_s=self.config.time_limit_s).text
+
+
+class ScriptedGenerator:
+    """A generator that returns enqueued texts in order (an empty string when none is left) and records the
+    messages it was given."""
+
+    def __init__(self, *texts: str):
+        self.queue: deque[str] = deque(texts)
+        self.calls: list[list[dict]] = []
+
+    def enqueue(self, *texts: str) -> "ScriptedGenerator":
+        self.queue.extend(texts)
+        return self
+
+    def generate(self, messages: list[dict]) -> str:
+        self.calls.append(messages)
+        return self.queue.popleft() if self.queue else ""
+
+
+def pieces(text: str, words: int = 3) -> Iterator[str]:
+    """`text` in groups of `words` words, whitespace kept, so the pieces joined equal the text."""
+    tokens = re.findall(r"\S+\s*|\s+", text)
+    for i in range(0, len(tokens), max(words, 1)):
+        yield "".join(tokens[i:i + words])
+
+
+class GroundedWriter:
+    """Model-worded, claim-checked replies; falls back to the request's template when a reply cannot be repaired,
+    when the model is unavailable, or when the request says `use_model=False`."""
+
+    def __init__(self, generator: TextGenerator | None = None, config: WriterConfig = WriterConfig(),
+                 vocabulary: Vocabulary | None = None):
+        self.generator = generator
+        self.config = config
+        self.vocabulary = vocabulary
+        self.failure: str | None = None  # why the model could not be used, once it failed
+
+    @property
+    def healthy(self) -> bool:
+        """False once the model failed to load or generate: replies are then the checked templates."""
+        return self.failure is None
+
+    def template_reply(self, request: ReplyRequest) -> CheckedReply:
+        return check(request.template, request.facts, self.vocabulary)
+
+    def write(self, request: ReplyRequest) -> CheckedReply:
+        if not (request.use_model and self.config.use_model and self.generator is not None and self.healthy):
+            return self.template_reply(request)
+        try:
+            text = self.generator.generate(build_messages(request))
+        except TrustgenError as exc:  # missing model files and the like: say so once, keep answering
+            self.failure = str(exc)
+            log.warning("model unavailable, sending templates: %s", exc)
+            return replace(self.template_reply(request), fell_back=True)
+        checked = check_and_repair(text, request.facts, request.template, self.vocabulary)
+        return replace(checked, used_model=not checked.fell_back)
+
+    def stream(self, request: ReplyRequest) -> Iterator[str]:
+        """The checked reply in word groups; joined they equal `write(request).text`."""
+        yield from pieces(self.write(request).text, self.config.stream_words)
+
+
+class TemplateWriter(GroundedWriter):
+    """No model: every reply is the request's template, claim-checked so it carries its sources."""
+
+    def __init__(self, vocabulary: Vocabulary | None = None):
+        super().__init__(None, WriterConfig(use_model=False), vocabulary)
+
+
+class ScriptedWriter(GroundedWriter):
+    """A GroundedWriter whose "model" replays enqueued replies: `ScriptedWriter().enqueue("It costs $9.")`."""
+
+    def __init__(self, *texts: str, config: WriterConfig = WriterConfig(), vocabulary: Vocabulary | None = None):
+        super().__init__(ScriptedGenerator(*texts), config, vocabulary)
+
+    def enqueue(self, *texts: str) -> "ScriptedWriter":
+        self.generator.enqueue(*texts)
+        return self
+
+    @property
+    def calls(self) -> list[list[dict]]:
+        return self.generator.calls
+
+
+def load_default_writer(quantize: bool | None = None, config: WriterConfig | None = None) -> GroundedWriter:
+    """The app's writer: the base model plus the shop's adapter, loaded on the first reply (not here)."""
+    config = config or WriterConfig()
+    if quantize is not None:
+        config = replace(config, quantize=quantize)
+    return GroundedWriter(ModelGenerator(config), config)
