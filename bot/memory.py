@@ -155,6 +155,8 @@ class ConversationStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._clock = clock
         self._lock = threading.RLock()
+        if not self.path.exists():  # conversations are personal data: only the shop's own user may read them
+            self.path.touch(mode=0o600)
         self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._conn.row_factory = sqlite3.Row
         for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON",

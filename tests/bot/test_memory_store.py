@@ -288,3 +288,9 @@ def test_reads_while_another_thread_erases(memory):
         stop.set()
         reader.join()
     assert errors == [] and memory.conversations() == []
+
+
+def test_a_new_file_is_readable_only_by_its_owner(memory):
+    memory.add_turn("s", "user", "private")
+    for path in (memory.path, memory.path.with_name(memory.path.name + "-wal")):
+        assert path.stat().st_mode & 0o077 == 0, path  # SQLite gives the log the database file's mode
