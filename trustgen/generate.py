@@ -77,6 +77,9 @@ def load_model(base_path: Path | None = None, adapter_path: Path | None | str = 
 
     base = Path(base_path) if base_path else base_model_path()
     _check_files(base, ("config.json", "model.safetensors", "tokenizer.json"), REBUILD_BASE)
+    adapter = _resolve_adapter(adapter_path)
+    if adapter is not None:  # before the slow base load: a missing adapter is reported at once
+        _check_files(adapter, ("adapter_config.json", "adapter_model.safetensors"), REBUILD_ADAPTER)
     try:
         tokenizer = AutoTokenizer.from_pretrained(base)
     except Exception as exc:  # a corrupt tokenizer file: name it, say how to rebuild
@@ -87,7 +90,6 @@ def load_model(base_path: Path | None = None, adapter_path: Path | None | str = 
     except Exception as exc:
         raise ModelFilesError(base / "model.safetensors", f"cannot be loaded ({exc.__class__.__name__}: {exc})",
                               REBUILD_BASE) from exc
-    adapter = _resolve_adapter(adapter_path)
     if adapter is not None:
         model = _apply_adapter(model, adapter)
     model.eval()
@@ -103,7 +105,6 @@ def _apply_adapter(model, adapter: Path):
     from peft import PeftModel
 
     weights = "adapter_model.safetensors"
-    _check_files(adapter, ("adapter_config.json", weights), REBUILD_ADAPTER)
     try:
         return PeftModel.from_pretrained(model, adapter).merge_and_unload()
     except Exception as exc:

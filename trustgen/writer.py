@@ -43,9 +43,9 @@ class TextGenerator(Protocol):
 class ModelGenerator:
     """The shop's language model, loaded on first use (thread-safe), greedy and bounded by WriterConfig."""
 
-    def __init__(self, config: WriterConfig = WriterConfig()):
+    def __init__(self, config: WriterConfig = WriterConfig(), loaded=None):
         self.config = config
-        self._loaded = None
+        self._loaded = loaded  # a trustgen.generate.LoadedModel to share, or None to load on first use
         self._lock = threading.Lock()
 
     def load(self):
