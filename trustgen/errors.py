@@ -14,3 +14,12 @@ class ModelFilesError(TrustgenError):
     def __init__(self, path, reason: str, fix: str = "run `shopbot setup` to rebuild it"):
         super().__init__(f"{path}: {reason}; {fix}")
         self.path, self.reason, self.fix = str(path), reason, fix
+
+
+class UnknownItemError(TrustgenError):
+    """An item id the shop's catalog does not have (for `shopbot copy`)."""
+
+    def __init__(self, item_id: str):
+        super().__init__(f"no item with id {item_id!r}. Item ids are 10 digits, one per product variant; list them "
+                         "with `shopbot copy --list NAME` (for example `shopbot copy --list backpack`)")
+        self.item_id = item_id
