@@ -1,0 +1,269 @@
+"""The assistant: one turn = clean the message, read the session, understand, follow the flows or answer, save.
+
+`Bot.load(data_dir)` opens a shop (an empty directory gets a fresh copy of the demo shop); `bot.respond(message,
+session_id)` returns a `Reply` and saves the turn and the session state. Business rules live in bot/flows.py,
+answers in bot/answers.py and bot/recommend.py, memory in bot/memory.py; models load on first use.
+`setup_step` (for `shopbot setup`) checks the intent classifier and the shop database.
+"""
+from __future__ import annotations
+
+import copy
+import re
+import threading
+from pathlib import Path
+from typing import Iterator
+
+from knowledge.paths import default_data_dir
+from knowledge.store import Store
+
+from .config import BotConfig
+from .flows import Flows, Outcome
+from .reply import Reply
+from .text import clean_message
+
+# Plain-words triggers that do not need the classifier; each maps to a flow (see intents.FLOW_OF_INTENT).
+RULES = [
+    ("handover", re.compile(r"\b(human|real person|a person|someone real|an? (human )?agent|representative|"
+                            r"supervisor|manager|talk to (a|some)one)\b", re.I)),
+    ("privacy_forget", re.compile(r"\b(forget (me|about me|everything)|erase (my|all)|delete (my|all|everything)"
+                                  r"( \w+)? (data|information|history|conversations?|chats?))\b", re.I)),
+    ("privacy_show", re.compile(r"\bwhat (do|did) you (know|store|keep|remember|have) (about|on) me\b|"
+                                r"\b(my|personal) data\b", re.I)),
+    ("personalisation", re.compile(r"\bpersonali[sz](e|ed|ation|ing)\b|\b(past|previous) orders for\b", re.I)),
+    ("gift_card", re.compile(r"\bgift ?card balance\b|\bbalance (of|on) my gift ?card\b|"
+                             r"\bhow much (is )?(left )?on my gift ?card\b", re.I)),
+    ("order_status", re.compile(r"\b(status|track(ing)?|where is) (of )?(my )?order\b|\bmy orders\b|"
+                                r"\bwhat('s| is) in (my )?order\b|\border details\b", re.I)),
+    ("recommend", re.compile(r"\b(recommend|suggest|looking for|help me (pick|choose|find))\b", re.I)),
+    ("greeting", re.compile(r"^(hi|hello|hey|good (morning|afternoon|evening))\W*$", re.I)),
+    ("thanks", re.compile(r"^(thanks|thank you|that's all|that is all|bye|goodbye|no,? that's (it|everything))"
+                          r"\b", re.I)),
+]
+ACCOUNT_FLOWS = {"cancel", "modify", "exchange", "return", "address", "payment", "payment_methods",
+                 "order_status", "gift_card"}
+
+
+def rule_flow(text: str) -> str | None:
+    for flow, pattern in RULES:
+        if pattern.search(text):
+            return flow
+    return None
+
+
+class Bot:
+    def __init__(self, data_dir: Path, store: Store, memory, *, writer=None, embedder=None, index=None,
+                 config: BotConfig | None = None, classifier=None):
+        self.data_dir, self.store, self.memory = Path(data_dir), store, memory
+        self.config = config or BotConfig()
+        self.flows = Flows(store)
+        self._writer, self._embedder, self._index, self._classifier = writer, embedder, index, classifier
+        self._lock = threading.RLock()
+
+    # ---------------------------------------------------------------- loading
+    @classmethod
+    def load(cls, data_dir: str | Path | None = None, *, writer=None, embedder=None, index=None,
+             config: BotConfig | None = None, memory=None, classifier=None) -> "Bot":
+        """Open the shop in data_dir; an empty or new dir gets a fresh copy of the demo shop. Models load later."""
+        data_dir = Path(data_dir) if data_dir else default_data_dir()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        db = data_dir / "shop.db"
+        store = Store(db) if db.exists() else Store.create(db)[0]
+        if memory is None:
+            from .memory import ConversationStore
+            memory = ConversationStore(data_dir / "conversations.db")
+        return cls(data_dir, store, memory, writer=writer, embedder=embedder, index=index, config=config,
+                   classifier=classifier)
+
+    def close(self) -> None:
+        self.store.close()
+        if hasattr(self.memory, "close"):
+            self.memory.close()
+
+    @property
+    def classifier(self):
+        if self._classifier is None:
+            from .intents import IntentClassifier
+            self._classifier = IntentClassifier.load(embedder=self._embedder)
+        return self._classifier
+
+    @property
+    def writer(self):
+        if self._writer is None:
+            from .answers import default_writer
+            self._writer = default_writer()
+        return self._writer
+
+    @property
+    def index(self):
+        if self._index is None:
+            from knowledge.ingest import open_shop_index
+            self._index = open_shop_index(self.data_dir, embedder=self._embedder, store=self.store)
+        return self._index
+
+    # ---------------------------------------------------------------- the dialogue
+    def respond(self, message: str, session_id: str = "default") -> Reply:
+        with self._lock:
+            reply, _facts, state, user_id, personalise, status = self._turn(message, session_id, act=True)
+            if reply.action == "forget":  # nothing of this exchange is stored either
+                return _with(self.forget(session_id), notice=reply.notice)
+            self.memory.add_turn(session_id, "user", clean_message(message)[0] or "(empty message)")
+            if reply.handover:
+                summary = self._summary(session_id, message)
+                self.memory.open_ticket(session_id, reply.intent or "handover", summary)
+                status = "handover"
+            self.memory.save_session(session_id, user_id=user_id, state=state, personalise=personalise,
+                                     status=status)
+            turn_id = self.memory.add_turn(session_id, "assistant", reply.text, reply.to_dict())
+            return _with(reply, turn_id=turn_id)
+
+    def preview(self, message: str, session_id: str = "default"):
+        """(Reply, facts) the bot would give now; nothing is saved and no action is taken."""
+        with self._lock:
+            reply, facts, *_ = self._turn(message, session_id, act=False)
+            return reply, facts
+
+    def stream(self, message: str, session_id: str = "default") -> Iterator:
+        """Text pieces (already claim-checked), then the complete Reply."""
+        reply = self.respond(message, session_id)
+        words = re.findall(r"\S+\s*", reply.text)
+        for n in range(0, len(words), 4):
+            yield "".join(words[n:n + 4])
+        yield reply
+
+    def _turn(self, message, session_id, act: bool):
+        session = self.memory.session(session_id)
+        state = copy.deepcopy(session.state) or {}
+        state.setdefault("user_id", session.user_id)
+        personalise = session.personalise
+        text, notice = clean_message(message)
+        facts = []
+        if not text:
+            out = Outcome(self.flows.t["empty"], "empty", confidence=1.0)
+        else:
+            out, facts, personalise = self._understand_and_answer(state, text, session_id, personalise, act)
+        state["awaiting"] = out.awaiting
+        state["unclear"] = state.get("unclear", 0) + 1 if out.intent == "unclear" else 0
+        reply = Reply(text=out.text, citations=out.citations, action=out.action, products=getattr(out, "products", []),
+                      confidence=out.confidence, intent=out.intent, session_id=session_id,
+                      claims_checked=getattr(out, "claims_checked", 0), claims_repaired=getattr(out, "claims_repaired", 0),
+                      handover=bool(out.handover), notice=notice, awaiting=out.awaiting)
+        return reply, facts, state, state.get("user_id"), personalise, session.status
+
+    def _understand_and_answer(self, state, text, session_id, personalise, act):
+        flow = rule_flow(text)
+        intent, confidence = flow or "", 1.0
+        if flow == "handover":  # asked for in plain words
+            return Outcome(self.flows.t["handover"], "handover", action="handover", handover="customer asked"), \
+                [], personalise
+        if flow is None:
+            prediction = self.classifier.predict(text)
+            intent, confidence = prediction.intent, prediction.confidence
+            flow = prediction.flow if confidence >= self.config.min_confidence else "unknown"
+        out = self.flows.turn(state, text, flow, intent, act=act)
+        if out is not None:
+            out.confidence = max(confidence, 0.9) if out.awaiting or out.action else confidence
+            return out, out.facts, personalise
+        from . import answers
+        return answers.answer(self, state, text, flow, intent, confidence, session_id, personalise)
+
+    def _summary(self, session_id: str, message: str) -> str:
+        turns = [t for t in self.memory.history(session_id, limit=12) if t.role in ("user", "assistant")]
+        lines = [f"{t.role}: {t.text[:200]}" for t in turns]
+        return "\n".join(lines[-10:]) or f"user: {message[:200]}"
+
+    # ---------------------------------------------------------------- around the dialogue
+    def request_handover(self, session_id: str, reason: str = "customer asked for a person") -> Reply:
+        with self._lock:
+            session = self.memory.session(session_id)
+            self.memory.open_ticket(session_id, reason, self._summary(session_id, reason))
+            reply = Reply(text=self.flows.t["handover"], action="handover", intent="handover",
+                          session_id=session_id, handover=True)
+            turn_id = self.memory.add_turn(session_id, "assistant", reply.text, reply.to_dict())
+            self.memory.save_session(session_id, user_id=session.user_id, state=session.state,
+                                     personalise=session.personalise, status="handover")
+            return _with(reply, turn_id=turn_id)
+
+    def feedback(self, session_id: str, turn_id: int, helpful: bool) -> None:
+        self.memory.set_feedback(session_id, turn_id, helpful)
+
+    def set_personalisation(self, session_id: str, on: bool) -> None:
+        with self._lock:
+            s = self.memory.session(session_id)
+            self.memory.save_session(session_id, user_id=s.user_id, state=s.state, personalise=bool(on))
+
+    def customer_data(self, session_id: str) -> dict | None:
+        user_id = self.memory.session(session_id).user_id
+        if not user_id:
+            return None
+        from .privacy import customer_data
+        return customer_data(self.store, self.memory, user_id)
+
+    def forget(self, session_id: str) -> Reply:
+        with self._lock:
+            user_id = self.memory.session(session_id).user_id
+            if user_id:
+                from .privacy import forget_customer, forget_message
+                text = forget_message(forget_customer(self.memory, user_id))
+            else:
+                self.memory.erase_session(session_id)
+                text = self.flows.t["forget_session"]
+            return Reply(text=text, action="forget", intent="privacy_forget", session_id=session_id)
+
+    def draft(self, session_id: str):
+        from .staff import make_draft
+        return make_draft(self, session_id)
+
+    def staff_reply(self, session_id: str, text: str, staff: str = "staff") -> int:
+        from .staff import staff_send
+        return staff_send(self.memory, session_id, text, staff)
+
+    def conversations(self):
+        return self.memory.conversations()
+
+    def handover_queue(self):
+        return self.memory.tickets("open")
+
+    def transcript(self, session_id: str):
+        return self.memory.history(session_id)
+
+    def insights(self) -> dict:
+        return self.memory.insights()
+
+    def health(self) -> dict[str, str]:
+        out = {}
+        try:
+            self.store.product_ids()
+            out["database"] = "ok"
+        except Exception as exc:  # noqa: BLE001 - health reports, never raises
+            out["database"] = f"error: {exc}"
+        try:
+            self.memory.conversations()
+            out["memory"] = "ok"
+        except Exception as exc:  # noqa: BLE001
+            out["memory"] = f"error: {exc}"
+        out["search"] = "ok" if self._index is not None or (self.data_dir / "index").exists() else \
+            "degraded: index not built yet (run shopbot setup)"
+        try:
+            from .intents import IntentClassifier
+            IntentClassifier.load()
+            out["intents"] = "ok"
+        except Exception as exc:  # noqa: BLE001
+            out["intents"] = f"degraded: {exc}"
+        writer = self._writer
+        out["model"] = "ok" if writer is None or getattr(writer, "healthy", True) else "degraded: template replies"
+        return out
+
+
+def _with(reply: Reply, **changes) -> Reply:
+    from dataclasses import replace
+    return replace(reply, **changes)
+
+
+def setup_step(data_dir: Path, force: bool = False) -> str:
+    """Check the packaged intent classifier (retrain it with `python -m bot.intents`) and the shop database."""
+    from .intents import IntentClassifier
+    clf = IntentClassifier.load()
+    db = Path(data_dir) / "shop.db"
+    if not db.exists():
+        Store.create(db)[0].close()
+    return f"assistant ready: intent classifier with {len(clf.labels)} intents ({clf.embedder_name})"

@@ -1,0 +1,230 @@
+"""`shopbot eval scenarios`: scripted customers play tau-bench retail tasks against the assistant, end to end.
+
+Each task runs on a fresh copy of the demo shop (its own data dir). It passes when the shop's end state equals
+the gold actions applied to another fresh copy (actions the store refuses change nothing, as in tau-bench) and
+every expected output string appears in the assistant's replies. pass^1 is the mean success over all runs;
+pass^k counts a task only if all k runs pass. Every reply is also run through the claim checker against the
+customer's records, the catalog and the policy. Tasks: bot/data/tau_bench (MIT), all dev + a seeded train sample.
+Run: `shopbot eval scenarios [--limit N] [--out FILE]` or `python -m bot.evaluate --help` for more options.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from knowledge.errors import ActionError
+from knowledge.store import Store
+from trustgen.types import Fact
+
+from .simulator import Customer
+
+MAX_TURNS = 60
+TRAIN_SAMPLE = 100
+REPEATS = 4
+SEED = 0
+
+
+@dataclass
+class Run:
+    task: str
+    passed: bool
+    turns: int
+    unsupported: int
+    checked: int
+    why: str = ""
+    transcript: list = field(default_factory=list)
+
+
+def load_tasks(name: str) -> list[dict]:
+    return json.loads((resources.files("bot") / "data" / "tau_bench" / name).read_text(encoding="utf-8"))
+
+
+def expected_state(pristine: Path, workdir: Path, task: dict) -> dict:
+    path = workdir / "expected.db"
+    shutil.copy(pristine, path)
+    store = Store(path)
+    try:
+        for action in task["actions"]:
+            kw = dict(action["kwargs"])
+            try:
+                if action["name"] in ("modify_pending_order_address", "modify_user_address"):
+                    key = "order_id" if "order_id" in kw else "user_id"
+                    ident = kw.pop(key)
+                    getattr(store, action["name"])(ident, kw)
+                else:
+                    getattr(store, action["name"])(**kw)
+            except ActionError:
+                pass  # the tool refuses and nothing changes
+        return store.export()
+    finally:
+        store.close()
+
+
+def claim_facts(store: Store, user_id: str) -> list[Fact]:
+    """What a reply to this customer may rest on: their account and orders, those products, the policy."""
+    from knowledge.faq import load_policy
+    user = store.get_user(user_id)
+    facts = [Fact(f"customer:{user_id}", "customer", json.dumps(user), {"payment_methods": user["payment_methods"]})]
+    products = set()
+    for order in store.orders_of(user_id):
+        facts.append(Fact(f"order:{order['order_id']}", "order", json.dumps(order), order))
+        products.update(i["product_id"] for i in order["items"])
+    for pid in sorted(products):
+        for v in store.get_product(pid)["variants"].values():
+            facts.append(Fact(f"item:{v['item_id']}", "product", json.dumps(v), v))
+    facts.append(Fact("policy:retail", "policy", load_policy()))
+    return facts
+
+
+def _checker():
+    try:
+        from trustgen.claims import check
+    except ImportError:
+        return None
+    return check
+
+
+def play(task: dict, pristine: Path, classifier, writer, checker=None, keep_transcript=False) -> Run:
+    from .agent import Bot
+    workdir = Path(tempfile.mkdtemp(prefix="shopbot-scenario-"))
+    try:
+        shutil.copy(pristine, workdir / "shop.db")
+        bot = Bot.load(workdir, writer=writer, classifier=classifier)
+        customer = Customer(task, bot.store)  # reads only this customer's account, before anything changes
+        facts = claim_facts(bot.store, task["user_id"]) if checker else []
+        replies, transcript, unsupported, checked = [], [], 0, 0
+        message = customer.first_message()
+        turns = 0
+        while message is not None and turns < MAX_TURNS:
+            reply = bot.respond(message, session_id="scenario")
+            turns += 1
+            replies.append(reply.text)
+            transcript.append((message, reply.text))
+            if checker:
+                result = checker(reply.text, facts)
+                unsupported += result.unsupported
+                checked += len(result.claims)
+            message = customer.answer(reply)
+        got = bot.store.export()
+        bot.close()
+        want = expected_state(pristine, workdir, task)
+        outputs_ok = all(any(o.lower() in r.lower() for r in replies) for o in task.get("outputs", []))
+        why = "" if got == want else _diff(want, got)
+        if not outputs_ok:
+            why += " missing output"
+        return Run(task.get("id", ""), got == want and outputs_ok, turns, unsupported, checked, why.strip(),
+                   transcript if keep_transcript else [])
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _diff(want: dict, got: dict) -> str:
+    out = []
+    for table in ("orders", "users", "products"):
+        for key in want[table]:
+            if want[table][key] != got[table].get(key):
+                out.append(f"{table[:-1]} {key}")
+    return "state differs: " + ", ".join(out[:4])
+
+
+def select(limit: int | None, train_sample: int, seed: int) -> dict[str, list[dict]]:
+    dev = load_tasks("tasks_dev.json")
+    train = load_tasks("tasks_train.json")
+    for n, t in enumerate(dev):
+        t["id"] = f"dev-{n}"
+    for n, t in enumerate(train):
+        t["id"] = f"train-{n}"
+    sample = sorted(random.Random(seed).sample(range(len(train)), min(train_sample, len(train))))
+    sets = {"dev": dev, "train-sample": [train[i] for i in sample]}
+    if limit:
+        sets = {k: v[:limit] for k, v in sets.items()}
+    return sets
+
+
+def evaluate(limit=None, repeats=REPEATS, train_sample=TRAIN_SAMPLE, seed=SEED, writer=None, classifier=None,
+             progress=True) -> dict:
+    from .answers import default_writer
+    from .intents import IntentClassifier
+    classifier = classifier or IntentClassifier.load()
+    writer = writer or _template_writer() or default_writer()
+    checker = _checker()
+    tmp = Path(tempfile.mkdtemp(prefix="shopbot-pristine-"))
+    pristine = tmp / "shop.db"
+    Store.create(pristine)[0].close()
+    report = {"repeats": repeats, "seed": seed, "train_sample": train_sample, "claim_checker": bool(checker),
+              "sets": {}, "failures": []}
+    start = time.perf_counter()
+    try:
+        for name, tasks in select(limit, train_sample, seed).items():
+            runs_per_task = []
+            for task in tasks:
+                runs = [play(task, pristine, classifier, writer, checker) for _ in range(repeats)]
+                runs_per_task.append(runs)
+                for r in runs:
+                    if not r.passed:
+                        report["failures"].append({"task": r.task, "why": r.why})
+                if progress:
+                    print(f"  {task['id']}: {sum(r.passed for r in runs)}/{repeats}", flush=True)
+            all_runs = [r for rs in runs_per_task for r in rs]
+            report["sets"][name] = {
+                "tasks": len(tasks),
+                "pass^1": sum(r.passed for r in all_runs) / max(1, len(all_runs)),
+                f"pass^{repeats}": sum(all(r.passed for r in rs) for rs in runs_per_task) / max(1, len(tasks)),
+                "mean_turns": sum(r.turns for r in all_runs) / max(1, len(all_runs)),
+                "claims_checked": sum(r.checked for r in all_runs),
+                "unsupported_claims": sum(r.unsupported for r in all_runs),
+            }
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    report["seconds"] = round(time.perf_counter() - start, 1)
+    return report
+
+
+def _template_writer():
+    """The fast writer for evaluation: exact templates, claim-checked, no model."""
+    try:
+        from trustgen.writer import TemplateWriter
+    except ImportError:
+        return None
+    return TemplateWriter()
+
+
+def print_table(report: dict) -> None:
+    k = report["repeats"]
+    print(f"\n{'set':<14}{'tasks':>6}{'pass^1':>9}{f'pass^{k}':>9}{'turns':>8}{'claims':>8}{'unsupported':>13}")
+    for name, s in report["sets"].items():
+        print(f"{name:<14}{s['tasks']:>6}{s['pass^1']:>9.3f}{s[f'pass^{k}']:>9.3f}{s['mean_turns']:>8.1f}"
+              f"{s['claims_checked']:>8}{s['unsupported_claims']:>13}")
+    if not report["claim_checker"]:
+        print("(claim checker not installed: claims not counted)")
+    print(f"{report['seconds']} s; {k} runs per task, train sample seed {report['seed']}")
+
+
+def run(args) -> int:
+    report = evaluate(limit=getattr(args, "limit", None), repeats=getattr(args, "repeats", REPEATS),
+                      train_sample=getattr(args, "train_sample", TRAIN_SAMPLE), seed=getattr(args, "seed", SEED))
+    print_table(report)
+    if getattr(args, "out", None):
+        Path(args.out).write_text(json.dumps(report, indent=2), encoding="utf-8")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--limit", type=int, default=None, help="at most this many tasks per set")
+    parser.add_argument("--repeats", type=int, default=REPEATS, help="runs per task (pass^k uses k = this)")
+    parser.add_argument("--train-sample", type=int, default=TRAIN_SAMPLE, help="train tasks sampled (seeded)")
+    parser.add_argument("--seed", type=int, default=SEED, help="seed of the train sample")
+    parser.add_argument("--out", default=None, help="also write the report as JSON here")
+    return run(parser.parse_args())
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
