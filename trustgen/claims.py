@@ -119,6 +119,8 @@ _MONEY = re.compile(r"\$\s?\d[\d,]*(?:\.\d+)?|\bUSD\s?\d[\d,]*(?:\.\d+)?|\b\d[\d
 _DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d{1,2}"
                    r"(?:st|nd|rd|th)?(?:,?\s+\d{4})?\b", re.I)
 _TIME = re.compile(r"\b\d{1,2}:\d{2}(?::\d{2})?\b")
+_MEASURE = re.compile(r"(?<![\w.$#-])\d+(?:\.\d+)?\s?(?:W|V|ml|mAh|GB|TB|MP|K|inch(?:es)?|in|ft|lbs?|kg|g|mm|cm|m|"
+                      r"cups?|liters?|L|bar|degrees|x|%|p)(?![\w-])")
 _NUMBER = re.compile(r"(?<![\w.$#/-])\d+(?:\.\d+)?(?![\w/-]|\.\d)")
 _STATUS_WORDS = _alternation(WORDING["order_statuses"]).replace(r"\ ", r"\s+")
 _STATUS = re.compile(r"\b(?:is|was|has\s+been|have\s+been|are|status(?:\s+is)?|shows|now|currently|still|stays|:)\s+"
@@ -193,6 +195,8 @@ def extract_claims(text: str, vocabulary: Vocabulary | None = None) -> list[Span
     for m in _DESTINATIONS.finditer(text):
         if _REFUND.search(_sentence_at(text, m.start())):
             add("policy", m, m.group(0).lower(), "destination")
+    for m in _MEASURE.finditer(text):
+        add("amount", m, re.sub(r"\s+", "", m.group(0)).lower(), "measure")
     for m in _NUMBER.finditer(text):
         kind = "amount" if "." in m.group(0) else "count"
         add(kind, m, m.group(0))
@@ -538,6 +542,8 @@ class _Checker:
             return self._check_duration(span)
         if span.kind == "policy":
             return self._check_policy(span)
+        if span.key == "measure":  # "75W", "1.5 liters": stated in some fact, spaces and case aside
+            return self._claim(span, [fid for t, fid in ev.texts if span.value in re.sub(r"\s+", "", t)])
         if span.kind == "date":
             return self._claim(span, [fid for t, fid in ev.texts if span.value in t])
         # counts and other plain numbers: stated somewhere in the facts, or a count of listed records
