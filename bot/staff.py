@@ -67,9 +67,10 @@ def make_draft(bot, session_id: str, *, checker: Checker | None = None) -> Draft
         reply, facts = bot.preview(question, session_id)
         reply_dict = reply.to_dict() if hasattr(reply, "to_dict") else dict(reply)
     else:
-        reply_dict, facts = _sent_reply(turns[last_user + 1:])
+        reply_dict, facts = _sent_reply(turns[last_user + 1:]), []
         if reply_dict is None:
             return Draft(session_id, [], "", question=question, note="No reply has been given to this message yet.")
+    facts = _with_citations(list(facts), reply_dict)
     check = checker or _default_checker()
     citations = {f.id: Citation(f.id, f.kind, f.text) for f in facts}
     text = str(reply_dict.get("text") or "").strip()
@@ -132,13 +133,21 @@ def _sentence(text: str, claims: list[Claim], citations: dict[str, Citation]) ->
     return DraftSentence(text, evidence, True, note)
 
 
-def _sent_reply(after: list[Turn]) -> tuple[dict | None, list[Fact]]:
-    """The assistant's saved reply to the message, with facts rebuilt from its citations (text only)."""
-    reply = next((t.reply for t in after if t.role == "assistant" and t.reply), None)
-    if reply is None:
-        return None, []
-    facts = [Fact(c["id"], c.get("kind", ""), c.get("text", "")) for c in reply.get("citations") or []]
-    return reply, facts
+def _sent_reply(after: list[Turn]) -> dict | None:
+    """The assistant's saved reply to the message, if it has been answered."""
+    return next((t.reply for t in after if t.role == "assistant" and t.reply), None)
+
+
+def _with_citations(facts: list[Fact], reply: dict) -> list[Fact]:
+    """The facts, plus the reply's citations that are not among them (as text-only facts): a citation is a fact
+    the reply rests on, even where the dialogue built the text without handing the facts over."""
+    known = {f.id for f in facts}
+    for c in reply.get("citations") or []:
+        c = c if isinstance(c, dict) else {"id": c.id, "kind": c.kind, "text": c.text}
+        if c.get("id") and c["id"] not in known:
+            facts.append(Fact(c["id"], c.get("kind", ""), c.get("text", "")))
+            known.add(c["id"])
+    return facts
 
 
 def _draft_note(reply: dict, sentences: list[DraftSentence], unplaced: list[Claim]) -> str:

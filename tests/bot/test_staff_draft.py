@@ -91,6 +91,21 @@ def test_each_sentence_shows_its_evidence_and_wrong_prices_are_flagged(store, me
     assert memory.history("s") == turns_before  # drafting saves nothing
 
 
+def test_citations_count_as_facts_when_the_preview_hands_over_none(memory, shirt):
+    bot = ScriptedBot(memory)
+    memory.add_turn("s", "user", "price?")
+    price = shirt.fields["price"]
+    bot.enqueue(Reply(f"It costs ${price:.2f}.", citations=[Citation(shirt.id, shirt.kind, shirt.text)]), [])
+
+    def text_checker(text, facts):
+        claims = [Claim("price", m.group(0), m.group(1), any(m.group(0) in f.text for f in facts),
+                        tuple(f.id for f in facts if m.group(0) in f.text)) for m in PRICE.finditer(text)]
+        return CheckedReply(text, tuple(claims))
+
+    draft = make_draft(bot, "s", checker=text_checker)
+    assert [(s.flagged, [c.id for c in s.evidence]) for s in draft.sentences] == [(False, [shirt.id])]
+
+
 def test_draft_notes_a_hand_over_and_low_confidence(memory):
     bot = ScriptedBot(memory)
     memory.add_turn("s", "user", "my parcel arrived wet and I am upset")
