@@ -257,13 +257,24 @@ _NEGATION = re.compile(rf"(?:{_alternation(WORDING['negation'])})\b", re.I)
 _STATUS_PHRASES = re.compile(r"\b(?:return|exchange)\s+requested\b|\bpending\s*\(items?\s+modified\)", re.I)
 
 
-def _rules(text: str, default_status: str | None = None) -> list[tuple[str, str, bool, int, int]]:
+def _rules(text: str, default_status: str | None = None, answers: bool = False) -> list[tuple[str, str, bool, int, int]]:
     """(action, status, allowed, start, end) for each clause that says an order of some status can (not) be
     acted on. A clause without a status word uses the status nearest before it in the sentence, else the first
-    after it, else the last one stated in an earlier sentence."""
+    after it, else the last one stated in an earlier sentence. With `answers` (a FAQ's question then answer),
+    a question without a status takes the answer's first status and its Yes/No."""
     out, last_status = [], default_status
     text = _STATUS_PHRASES.sub(lambda m: " " * len(m.group(0)), text)
-    for sm in _SENTENCE.finditer(text):
+    sentences = list(_SENTENCE.finditer(text))
+    for k, sm in enumerate(sentences):
+        if answers and sm.group(0).rstrip().endswith("?") and k + 1 < len(sentences):
+            _, actions = _piece_words(sm.group(0))
+            following = " ".join(x.group(0) for x in sentences[k + 1:k + 3])
+            status = _RULE_STATUS.search(following)
+            if actions and status and not _RULE_STATUS.search(sm.group(0)):
+                allowed = not re.match(r"\s*(?:no|not)\b", sentences[k + 1].group(0), re.I)
+                for action in dict.fromkeys(actions):
+                    out.append((action, status.group(0).lower(), allowed, sm.start(), sm.end()))
+                continue
         pieces, pos = [], sm.start()
         for piece in re.split(r"([;:()]|,|\sbut\s|\swhile\s)", sm.group(0)):
             pieces.append((pos, piece, *_piece_words(piece)))
@@ -351,7 +362,7 @@ class Evidence:
         self.rules: dict[tuple, set] = {}
         for text, fid in self.texts:
             if self.kind_of(fid) in ("policy", "faq"):
-                for action, status, ok, _, _ in _rules(text):
+                for action, status, ok, _, _ in _rules(text, answers=True):
                     self.rules.setdefault((action, status, ok), set()).add(fid)
 
     def kind_of(self, fact_id: str) -> str:

@@ -301,3 +301,18 @@ def test_empty_reply_falls_back():
 
 def test_status_with_no_order_in_the_facts_is_unsupported(shop):
     assert check("Your order is delivered.", [shop["faq"]["return-who"]]).unsupported == 1
+
+
+def test_faq_answer_supports_the_rule_its_question_asks_about(shop):
+    fact = shop["faq"]["modify-address"]  # "Can I change the shipping address...? Yes, while the order is pending."
+    ok = check("Yes, while the order is pending, you can change the shipping address.", [fact])
+    assert [c.value for c in ok.claims if c.kind == "policy"] == ["modify:pending:yes"] and ok.unsupported == 0
+    assert check("You can change the shipping address of a delivered order.", [fact]).unsupported == 1
+
+
+def test_measures_with_units_must_be_in_the_facts(shop):
+    bulb = next(p for p in shop["products"] if p["name"] == "LED Light Bulb")
+    v = next(v for v in _variants(bulb) if v["options"]["brightness"] == "75W equivalent")
+    fact = _variant_fact(bulb, v)
+    assert check("It is as bright as a 75W bulb.", [fact]).unsupported == 0
+    assert check("It is as bright as a 100W bulb.", [fact]).unsupported == 1
