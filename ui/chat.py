@@ -1,0 +1,214 @@
+"""The shopper's chat page: plain functions over a Bot (`ShopperChat`), and a thin Gradio layer over them.
+
+`ShopperChat` turns the bot's replies and the saved conversation into chat messages (role + safe Markdown):
+text escaped so nothing from a reply or product data can run, sources behind a "Sources" fold, product cards
+with price, stock, reason and a "Sponsored" label. `build_chat_app(bot, config)` builds the page without
+launching it; `shopbot serve` mounts it at "/". Replies written by staff appear by polling the conversation.
+"""
+
+import html
+import re
+import uuid
+from collections.abc import Iterator
+
+from ui.config import UiConfig, clean_input
+
+SHOWN_ROLES = ("user", "assistant", "staff")  # turns a shopper sees; message i of the chat is shown turn i
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$])")  # ">" and "<" are left to html.escape
+
+
+def safe_text(text: str) -> str:
+    """Text that Markdown and HTML show exactly as written: markup characters escaped, never interpreted."""
+    return html.escape(_MARKDOWN.sub(r"\\\1", text or ""), quote=True).replace("\n", "  \n")
+
+
+def _attr(value) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def render_sources(citations: list[dict]) -> str:
+    if not citations:
+        return ""
+    items = "".join(f"<li><code>{_attr(c.get('id', ''))}</code> {_attr(c.get('text', ''))}</li>"
+                    for c in citations)
+    return f"<details class=\"sb-sources\"><summary>Sources ({len(citations)})</summary><ul>{items}</ul></details>"
+
+
+def render_products(products: list[dict]) -> str:
+    cards = []
+    for p in products:
+        options = ", ".join(f"{_attr(k)}: {_attr(v)}" for k, v in (p.get("options") or {}).items())
+        stock = "In stock" if p.get("available") else "Out of stock"
+        sponsored = "<span class=\"sb-sponsored\">Sponsored</span> " if p.get("sponsored") else ""
+        cards.append(f"<div class=\"sb-card\">{sponsored}<strong>{_attr(p.get('name', ''))}</strong>"
+                     f"<div class=\"sb-options\">{options}</div>"
+                     f"<div class=\"sb-price\">${float(p.get('price', 0)):.2f} · {stock}</div>"
+                     f"<div class=\"sb-reason\">Why: {_attr(p.get('reason', ''))}</div>"
+                     f"<div class=\"sb-id\">item {_attr(p.get('item_id', ''))}</div></div>")
+    return f"<div class=\"sb-cards\">{''.join(cards)}</div>" if cards else ""
+
+
+def render_reply(text: str, reply: dict | None) -> str:
+    """One assistant message: the note about the input, the text, then its sources and products on demand."""
+    reply = reply or {}
+    parts = []
+    if reply.get("notice"):
+        parts.append(f"<em class=\"sb-notice\">Note: {_attr(reply['notice'])}</em>")
+    parts.append(safe_text(text))
+    for extra in (render_sources(reply.get("citations") or []), render_products(reply.get("products") or [])):
+        if extra:
+            parts.append(extra)
+    return "\n\n".join(parts)
+
+
+def message_of(turn) -> dict:
+    """A saved turn as a chat message; staff replies are labelled so the shopper knows a person wrote them."""
+    if turn.role == "user":
+        return {"role": "user", "content": safe_text(turn.text)}
+    if turn.role == "staff":
+        who = _attr((turn.reply or {}).get("staff", "our team"))
+        return {"role": "assistant", "content": f"**A person from our team ({who}) writes:**\n\n{safe_text(turn.text)}"}
+    return {"role": "assistant", "content": render_reply(turn.text, turn.reply)}
+
+
+class ShopperChat:
+    """What the chat page does, with no web framework: every method takes and returns plain data."""
+
+    def __init__(self, bot, config: UiConfig | None = None):
+        self.bot = bot
+        self.config = config or UiConfig()
+
+    @staticmethod
+    def new_session() -> str:
+        return f"chat-{uuid.uuid4().hex}"
+
+    def shown_turns(self, session_id: str) -> list:
+        return [t for t in self.bot.transcript(session_id) if t.role in SHOWN_ROLES]
+
+    def history(self, session_id: str) -> list[dict]:
+        return [message_of(t) for t in self.shown_turns(session_id)]
+
+    def last_turn_id(self, session_id: str) -> int:
+        turns = self.shown_turns(session_id)
+        return turns[-1].turn_id if turns else 0
+
+    def respond(self, message: str, history: list[dict], session_id: str) -> Iterator[list[dict]]:
+        """The chat as it grows: the shopper's message, the reply piece by piece, then the saved conversation."""
+        text, notice = clean_input(message, self.config.max_message_chars)
+        history = list(history or []) + [{"role": "user", "content": safe_text(text)}]
+        partial = ""
+        yield history
+        for piece in self.bot.stream(text, session_id=session_id):
+            if isinstance(piece, str):
+                partial += piece
+                yield history + [{"role": "assistant", "content": safe_text(partial)}]
+        final = self.history(session_id)
+        if notice and final and final[-1]["role"] == "assistant":
+            final[-1] = {"role": "assistant",
+                         "content": f"<em class=\"sb-notice\">Note: {_attr(notice)}</em>\n\n{final[-1]['content']}"}
+        yield final
+
+    def staff_update(self, session_id: str, seen_turn_id: int) -> list[dict] | None:
+        """The whole chat again when a person from the shop wrote since `seen_turn_id`, else None."""
+        turns = self.shown_turns(session_id)
+        if any(t.role == "staff" and t.turn_id > seen_turn_id for t in turns):
+            return [message_of(t) for t in turns]
+        return None
+
+    def feedback(self, session_id: str, index: int, liked: bool) -> str:
+        turns = self.shown_turns(session_id)
+        if not 0 <= index < len(turns) or turns[index].role == "user":
+            return "That message cannot be rated."
+        self.bot.feedback(session_id, turns[index].turn_id, bool(liked))
+        return "Thank you, your rating is saved." if liked else "Thank you; we will use this to do better."
+
+    def handover(self, session_id: str) -> list[dict]:
+        self.bot.request_handover(session_id)
+        return self.history(session_id)
+
+    def customer_data(self, session_id: str) -> dict | None:
+        return self.bot.customer_data(session_id)
+
+    def forget(self, session_id: str) -> str:
+        return self.bot.forget(session_id).text
+
+
+CSS = """
+.sb-cards {display:flex; flex-wrap:wrap; gap:8px; margin-top:6px}
+.sb-card {border:1px solid #d0d7de; border-radius:8px; padding:8px 10px; min-width:180px; max-width:260px;
+          background:#f8fafc; font-size:0.92em}
+.sb-sponsored {background:#fde68a; color:#713f12; border-radius:4px; padding:0 5px; font-size:0.8em}
+.sb-reason, .sb-id {color:#57606a; font-size:0.9em}
+.sb-price {font-weight:600}
+.sb-notice {color:#9a3412}
+"""
+
+
+def build_chat_app(bot, config: UiConfig | None = None):
+    """The shopper's page as a gr.Blocks, not launched."""
+    import gradio as gr
+
+    chat = ShopperChat(bot, config)
+    with gr.Blocks(title="ShopBot — ask the shop") as app:
+        gr.Markdown("## Ask the shop\nPrices, stock, orders and policy come from the shop's own data; open "
+                    "**Sources** under a reply to see them.")
+        session = gr.BrowserState(None, storage_key="shopbot_chat_session")
+        seen = gr.State(0)
+        chatbot = gr.Chatbot(label="Conversation", height=480, latex_delimiters=[], elem_id="shopbot-chat",
+                             feedback_options=("Like", "Dislike"), allow_tags=False)
+        with gr.Row():
+            box = gr.Textbox(placeholder="Ask about a product, an order or our policy…", show_label=False,
+                             scale=5, elem_id="shopbot-input", max_length=chat.config.max_message_chars * 4)
+            send = gr.Button("Send", variant="primary", scale=1, elem_id="shopbot-send")
+        status = gr.Markdown("", elem_id="shopbot-status")
+        with gr.Row():
+            person = gr.Button("Talk to a person", elem_id="shopbot-handover")
+            mine = gr.Button("What do you know about me?", visible=False, elem_id="shopbot-mydata")
+            forget = gr.Button("Forget me", variant="stop", visible=False, elem_id="shopbot-forget")
+        data = gr.JSON(visible=False, label="What the assistant stores about you")
+
+        def start(session_id):
+            session_id = session_id or chat.new_session()
+            identified = chat.customer_data(session_id) is not None
+            return (session_id, chat.history(session_id), chat.last_turn_id(session_id),
+                    gr.update(visible=identified), gr.update(visible=identified))
+
+        def ask(message, history, session_id):
+            for messages in chat.respond(message, history, session_id):
+                yield messages, "", gr.skip(), gr.skip(), gr.skip()
+            identified = chat.customer_data(session_id) is not None
+            yield gr.skip(), "", chat.last_turn_id(session_id), gr.update(visible=identified), \
+                gr.update(visible=identified)
+
+        def poll(session_id, seen_id):
+            update = chat.staff_update(session_id, seen_id) if session_id else None
+            if update is None:
+                return gr.skip(), gr.skip()
+            return update, chat.last_turn_id(session_id)
+
+        def like(session_id, event: gr.LikeData):
+            index = event.index[0] if isinstance(event.index, (list, tuple)) else event.index
+            return chat.feedback(session_id, int(index), event.liked is True or event.liked == "Like")
+
+        def show_data(session_id):
+            return gr.update(value=chat.customer_data(session_id) or {"note": "You have not identified yourself."},
+                             visible=True)
+
+        def erase(session_id):
+            text = chat.forget(session_id)
+            return (text, chat.history(session_id), gr.update(visible=False), gr.update(visible=False),
+                    gr.update(value=None, visible=False))
+
+        outputs = [chatbot, box, seen, mine, forget]
+        limit = chat.config.max_concurrent
+        app.load(start, session, [session, chatbot, seen, mine, forget])
+        box.submit(ask, [box, chatbot, session], outputs, concurrency_limit=limit)
+        send.click(ask, [box, chatbot, session], outputs, concurrency_limit=limit)
+        chatbot.like(like, session, status)
+        person.click(lambda s: chat.handover(s), session, chatbot).then(
+            lambda s: chat.last_turn_id(s), session, seen)
+        mine.click(show_data, session, data)
+        forget.click(erase, session, [status, chatbot, mine, forget, data])
+        gr.Timer(chat.config.poll_s).tick(poll, [session, seen], [chatbot, seen], show_progress="hidden")
+    app.shopbot_css = CSS
+    return app

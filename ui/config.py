@@ -1,0 +1,88 @@
+"""Settings of the web app (`shopbot serve`): one frozen dataclass, from a TOML file, the environment and flags.
+
+Later sources win: defaults < TOML file (`[serve]` table) < environment (SHOPBOT_STAFF_KEY,
+SHOPBOT_SHOP_ORIGINS) < command-line flags. The staff key is a secret: keep it in the environment or a
+file outside the repository, never in the TOML file you commit.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+from bot.text import MAX_MESSAGE_CHARS, clean_message  # the bot's documented input limit and cleaning
+
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+@dataclass(frozen=True)
+class UiConfig:
+    host: str = "127.0.0.1"
+    port: int = 7860
+    # "auto": staff pages need the key when the server listens beyond this machine; "on" / "off" force it.
+    staff_auth: str = "auto"
+    staff_key: str = ""  # the password of the staff desk and insights; empty + auth on = one made at start
+    shop_origins: tuple[str, ...] = ()  # browser origins (https://shop.example) allowed to call the HTTP API
+    max_concurrent: int = 4  # chat requests answered at once; more are told "busy" at once (HTTP 429)
+    retry_after_s: int = 2  # what a busy answer tells the client to wait
+    max_message_chars: int = MAX_MESSAGE_CHARS  # longer messages are cut, with a note in the reply
+    poll_s: float = 3.0  # how often an open chat page looks for replies written by staff
+
+    @property
+    def staff_auth_required(self) -> bool:
+        if self.staff_auth == "on":
+            return True
+        if self.staff_auth == "off":
+            return False
+        return self.host not in LOCAL_HOSTS
+
+    def __post_init__(self):
+        if self.staff_auth not in ("auto", "on", "off"):
+            raise ValueError(f"staff_auth must be auto, on or off, not {self.staff_auth!r}")
+        if self.max_concurrent < 1:
+            raise ValueError(f"max_concurrent must be at least 1, not {self.max_concurrent}")
+        if isinstance(self.shop_origins, (list, str)):
+            object.__setattr__(self, "shop_origins", _origins(self.shop_origins))
+
+
+def _origins(value) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else value
+    return tuple(o.strip().rstrip("/") for o in items if o and o.strip())
+
+
+def load_config(path: str | Path | None = None, env: dict | None = None, **overrides) -> UiConfig:
+    """Defaults, then the `[serve]` table of a TOML file, then the environment, then `overrides` (not None)."""
+    env = os.environ if env is None else env
+    values: dict = {}
+    if path:
+        with open(path, "rb") as f:
+            table = tomllib.load(f).get("serve", {})
+        known = {f.name for f in fields(UiConfig)}
+        unknown = set(table) - known
+        if unknown:
+            raise ValueError(f"unknown settings in {path}: {', '.join(sorted(unknown))}")
+        values.update(table)
+    if env.get("SHOPBOT_STAFF_KEY"):
+        values["staff_key"] = env["SHOPBOT_STAFF_KEY"]
+    if env.get("SHOPBOT_SHOP_ORIGINS"):
+        values["shop_origins"] = env["SHOPBOT_SHOP_ORIGINS"]
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    if "shop_origins" in values:
+        values["shop_origins"] = _origins(values["shop_origins"])
+    return replace(UiConfig(), **values)
+
+
+
+def clean_input(text: str, limit: int = MAX_MESSAGE_CHARS) -> tuple[str, str]:
+    """A customer's message made safe to store and show: (cleaned text, a note for the customer or "").
+
+    The bot's own cleaning (lone surrogates such as a JSON "\\ud800" and control characters removed, text
+    beyond MAX_MESSAGE_CHARS cut), applied at the edge so the web layer never fails to encode a message, plus
+    this server's own `limit` when it is lower.
+    """
+    cleaned, notice = clean_message(text)
+    if len(cleaned) > limit:
+        cleaned = cleaned[:limit]
+        notice = f"Your message was longer than {limit} characters, so I only read the first {limit}."
+    return cleaned, notice
