@@ -1,9 +1,9 @@
 """The assistant's memory: sessions, turns, feedback and hand-over tickets in one SQLite file.
 
-`ConversationStore(data_dir / "conversations.db")` keeps every conversation across restarts (WAL, synchronous
-FULL) and is safe to share between the web server's threads (one connection behind a lock). Erasing a customer
-or a session removes the rows and then rewrites the file (VACUUM, WAL checkpoint TRUNCATE, secure_delete) so
-the words are gone from the disk too. It stores what it is given; understanding and answering is `bot.agent`'s.
+`ConversationStore(data_dir / "conversations.db")` keeps conversations across restarts (WAL, synchronous FULL)
+and is safe to share between the web server's threads. Erasing a customer or a session deletes the rows, then
+rewrites the file (secure_delete, VACUUM, WAL checkpoint TRUNCATE) so the words are gone from the disk too. It
+stores what it is given; understanding is `bot.agent`'s. Opened by `Bot.load`; tests: tests/bot/test_memory_*.
 """
 from __future__ import annotations
 
@@ -354,7 +354,7 @@ class ConversationStore:
                     "open_tickets": self._rows("SELECT COUNT(*) FROM tickets WHERE status = 'open'")[0][0]}
 
     def _unanswered(self) -> list[str]:
-        """The customer messages just before replies that missed (low confidence, unknown, out of scope), newest first."""
+        """Customer messages whose reply missed (low confidence, unknown, out of scope), newest first."""
         rows = self._rows(
             "SELECT a.reply, (SELECT u.text FROM turns u WHERE u.session_id = a.session_id AND u.role = 'user' "
             "AND u.turn_id < a.turn_id ORDER BY u.turn_id DESC LIMIT 1) AS question "

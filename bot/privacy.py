@@ -1,9 +1,9 @@
 """What the shop knows about a customer, shown to them plainly, and "forget me".
 
-`customer_data` gathers the account (payment methods masked), order summaries and everything the assistant
-stored about the customer; `render_customer_data` turns it into text the bot can send, saying nothing beyond
-the data, and `customer_facts` gives the same data as facts the claim checker and citations use. `forget_customer` erases what the assistant stored (gone from the files too); the shop's account and
-order records stay, because they are the shop's records of sales and payments.
+`customer_data` gathers the account (payment methods masked), order summaries and what the assistant stored;
+`render_customer_data` writes it as chat text, and `customer_facts` as facts for the claim checker and citations.
+`forget_customer` erases what the assistant stored (gone from the files too); the shop's account and orders
+stay, as its records of sales. Reached through `Bot.customer_data`, `Bot.forget`; tests: tests/bot/test_privacy_*.
 """
 from __future__ import annotations
 

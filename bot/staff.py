@@ -1,9 +1,9 @@
 """The staff desk: a drafted reply in which every sentence shows its evidence, and sending a person's reply.
 
 `make_draft(bot, session_id)` answers the customer's last message again without saving (`bot.preview`), or
-falls back to the reply already sent, checks it against the facts behind it with the claim checker and gives
-each claim to its sentence: supporting facts become the sentence's evidence, and a sentence with a claim that is
-not supported is flagged with a note. It decides nothing for staff; `staff_send` saves what they send.
+takes the reply already sent, checks it with the claim checker and gives each claim to its sentence: supporting
+facts become its evidence; a sentence with an unsupported claim is flagged with a note. It decides nothing for
+staff; `staff_send` saves what they send. Reached through `Bot.draft`, `Bot.staff_reply`; tests: test_staff_*.
 """
 from __future__ import annotations
 
@@ -56,8 +56,10 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text or "") if s and s.strip()]
 
 
-def make_draft(bot, session_id: str, *, checker: Checker | None = None) -> Draft:
-    """A drafted answer to the customer's last message in `session_id`, each sentence with its evidence."""
+def make_draft(bot: DraftingBot, session_id: str, *, checker: Checker | None = None) -> Draft:
+    """A drafted answer to the customer's last message in `session_id`, each sentence with its evidence.
+
+    A `bot` without `preview` still gets a draft: the reply it already sent, checked against its citations."""
     turns = bot.memory.history(session_id)
     last_user = next((i for i in range(len(turns) - 1, -1, -1) if turns[i].role == "user"), None)
     if last_user is None:
@@ -72,9 +74,10 @@ def make_draft(bot, session_id: str, *, checker: Checker | None = None) -> Draft
             return Draft(session_id, [], "", question=question, note="No reply has been given to this message yet.")
     facts = _with_citations(list(facts), reply_dict)
     check = checker or _default_checker()
-    citations = {f.id: Citation(f.id, f.kind, f.text) for f in facts}
+    citations = {f.id: Citation(f.id, f.kind, f.text) for f in reversed(facts)}  # the first fact of an id wins
+    cited = {c["id"] for c in reply_dict.get("citations") or [] if isinstance(c, dict)}
     text = str(reply_dict.get("text") or "").strip()
-    sentences, unplaced = _checked_sentences(text, facts, citations, check)
+    sentences, unplaced = _checked_sentences(text, facts, citations, check, cited)
     return Draft(session_id, sentences, text, question=question,
                  note=_draft_note(reply_dict, sentences, unplaced), facts=list(citations.values()))
 
@@ -90,8 +93,8 @@ def staff_send(memory: ConversationStore, session_id: str, text: str, staff: str
     return turn_id
 
 
-def _checked_sentences(text: str, facts: Sequence[Fact], citations: dict[str, Citation],
-                       check: Checker) -> tuple[list[DraftSentence], list[Claim]]:
+def _checked_sentences(text: str, facts: Sequence[Fact], citations: dict[str, Citation], check: Checker,
+                       cited: set[str]) -> tuple[list[DraftSentence], list[Claim]]:
     """Check the whole reply once (so "it" can refer to the product named before), then give each claim to the
     sentence where its words stand: the n-th claim with the same words goes to their n-th occurrence."""
     parts = split_sentences(text)
@@ -111,7 +114,7 @@ def _checked_sentences(text: str, facts: Sequence[Fact], citations: dict[str, Ci
             unplaced.append(claim)  # the checker reported words that are not in the text: shown in the note
         else:
             per_sentence[index].append(claim)
-    return [_sentence(part, claims, citations) for part, claims in zip(parts, per_sentence)], unplaced
+    return [_sentence(part, claims, citations, cited) for part, claims in zip(parts, per_sentence)], unplaced
 
 
 def _nth(text: str, words: str, n: int) -> int:
@@ -123,8 +126,9 @@ def _nth(text: str, words: str, n: int) -> int:
     return at
 
 
-def _sentence(text: str, claims: list[Claim], citations: dict[str, Citation]) -> DraftSentence:
-    sources = dict.fromkeys(s for c in claims for s in c.sources)
+def _sentence(text: str, claims: list[Claim], citations: dict[str, Citation], cited: set[str]) -> DraftSentence:
+    # A claim supported by a fact the reply cites shows that fact only, not every variant sharing a colour.
+    sources = dict.fromkeys(s for c in claims for s in ([x for x in c.sources if x in cited] or c.sources))
     evidence = [citations[s] for s in sources if s in citations]
     bad = [c for c in claims if not c.supported]
     if not bad:
@@ -139,15 +143,16 @@ def _sent_reply(after: list[Turn]) -> dict | None:
 
 
 def _with_citations(facts: list[Fact], reply: dict) -> list[Fact]:
-    """The facts, plus the reply's citations that are not among them (as text-only facts): a citation is a fact
-    the reply rests on, even where the dialogue built the text without handing the facts over."""
-    known = {f.id for f in facts}
+    """The reply's citations first (as text-only facts), then the facts: a citation is what the customer was
+    shown as the source, and its text may state more of the record than the fact's own short text."""
+    shown = {(f.id, f.text) for f in facts}
+    out = []
     for c in reply.get("citations") or []:
         c = c if isinstance(c, dict) else {"id": c.id, "kind": c.kind, "text": c.text}
-        if c.get("id") and c["id"] not in known:
-            facts.append(Fact(c["id"], c.get("kind", ""), c.get("text", "")))
-            known.add(c["id"])
-    return facts
+        if c.get("id") and (c["id"], c.get("text", "")) not in shown:
+            out.append(Fact(c["id"], c.get("kind", ""), c.get("text", "")))
+            shown.add((c["id"], c.get("text", "")))
+    return out + facts
 
 
 def _draft_note(reply: dict, sentences: list[DraftSentence], unplaced: list[Claim]) -> str:

@@ -106,6 +106,20 @@ def test_citations_count_as_facts_when_the_preview_hands_over_none(memory, shirt
     assert [(s.flagged, [c.id for c in s.evidence]) for s in draft.sentences] == [(False, [shirt.id])]
 
 
+def test_evidence_prefers_the_facts_the_reply_cites(store, memory, shirt):
+    same_price = Fact("item:other", "product", "Another variant at the same price", {"price": shirt.fields["price"]})
+    bot = ScriptedBot(memory)
+    memory.add_turn("s", "user", "price?")
+    cites = [Citation(shirt.id, shirt.kind, shirt.text)]
+    bot.enqueue(Reply(f"It costs ${shirt.fields['price']:.2f}.", citations=cites), [same_price, shirt])
+    draft = make_draft(bot, "s", checker=price_checker)
+    assert [c.id for c in draft.sentences[0].evidence] == [shirt.id]
+    uncited = ScriptedBot(memory)
+    uncited.enqueue(Reply(f"It costs ${shirt.fields['price']:.2f}."), [same_price, shirt])
+    assert [c.id for c in make_draft(uncited, "s", checker=price_checker).sentences[0].evidence] == [
+        "item:other", shirt.id]
+
+
 def test_draft_notes_a_hand_over_and_low_confidence(memory):
     bot = ScriptedBot(memory)
     memory.add_turn("s", "user", "my parcel arrived wet and I am upset")
@@ -160,7 +174,8 @@ def test_draft_keeps_the_line_breaks_of_a_list(memory):
 
 
 def test_sentence_split_keeps_prices_ids_and_lists_whole():
-    text = "Order #W2611340 costs $536.65. It was paid with a gift card!\n- Water Bottle\n- Office Chair\nAnything else?"
+    text = ("Order #W2611340 costs $536.65. It was paid with a gift card!\n- Water Bottle\n- Office Chair\n"
+            "Anything else?")
     assert split_sentences(text) == ["Order #W2611340 costs $536.65.", "It was paid with a gift card!",
                                      "- Water Bottle", "- Office Chair", "Anything else?"]
     assert split_sentences("") == [] and split_sentences("   \n ") == []
@@ -171,8 +186,8 @@ def test_staff_reply_reaches_the_chat_and_keeps_the_hand_over(memory):
     memory.open_ticket("s", "customer asked for a person", "Wants a person.")
     turn_id = staff_send(memory, "s", "  Hello, this is Sam from the shop. \ud800 ", staff="sam")
     last = memory.history("s")[-1]
-    assert (last.turn_id, last.role, last.text, last.reply) == (turn_id, "staff",
-                                                                "Hello, this is Sam from the shop. \ufffd", {"staff": "sam"})
+    assert (last.turn_id, last.role, last.reply) == (turn_id, "staff", {"staff": "sam"})
+    assert last.text == "Hello, this is Sam from the shop. \ufffd"
     session = memory.session("s")
     assert session.status == "handover" and session.handled_by == "sam"
     assert len(memory.tickets()) == 1  # the ticket stays in the queue until staff close it
