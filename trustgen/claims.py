@@ -445,6 +445,8 @@ def _num(value: str) -> str:
         f = float(value.replace(",", ""))
     except ValueError:
         return value
+    if f != f or f in (float("inf"), float("-inf")) or abs(f) >= 1e15:
+        return value  # a run of digits too long to be an amount: compared as written
     return str(int(f)) if f == int(f) else f"{f:.2f}"
 
 
