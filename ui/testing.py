@@ -75,6 +75,7 @@ class FakeBot:
         self.store = open_store(self.data_dir)
         self.queue: deque[Reply | str] = deque()
         self.gate: threading.Event | None = None  # when set to an unset Event, replies wait for it
+        self.entered = threading.Event()  # set when a reply has started (and may be waiting at the gate)
         self.stream_delay = 0.0
         self._health = health or {"database": "ok", "search": "ok", "model": "ok"}
         self._lock = threading.Lock()
@@ -95,6 +96,7 @@ class FakeBot:
 
     # ------------------------------------------------------------ dialogue
     def respond(self, message: str, session_id: str = "default") -> Reply:
+        self.entered.set()
         if self.gate is not None:
             self.gate.wait(timeout=30)
         text, notice = clean_message(message)
