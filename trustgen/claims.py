@@ -649,6 +649,22 @@ class _Checker:
         return self._claim(span, ev.rules.get((action, status, ok == "yes"), ()))
 
 
+def degenerate(text: str) -> bool:
+    """A looping model output: a line or sentence of 3+ words said twice, a 4-word sequence said three times,
+    or one word making up a fifth of the text. Such text is not sent even if its values check out."""
+    parts = [" ".join(p.lower().split()) for p in re.split(r"[\n.!?:]+", text or "")]
+    parts = [p for p in parts if len(p.split()) >= 3]
+    if len(parts) != len(set(parts)):
+        return True
+    words = re.findall(r"\w+", (text or "").lower())
+    grams = [tuple(words[i:i + 4]) for i in range(len(words) - 3)]
+    if any(grams.count(g) >= 3 for g in set(grams)):
+        return True
+    long_words = [w for w in words if len(w) >= 4]
+    top = max((long_words.count(w) for w in set(long_words)), default=0)
+    return top >= 4 and top > 0.2 * len(words)  # one word over and over ("9612497925: 9612497925: ...")
+
+
 def check(text: str, facts: Sequence[Fact], vocabulary: Vocabulary | None = None) -> CheckedReply:
     """Verify every claim in `text` against `facts`; the text is returned unchanged."""
     claims = tuple(claim for _, claim in _Checker(text or "", facts, vocabulary).run())
@@ -658,10 +674,11 @@ def check(text: str, facts: Sequence[Fact], vocabulary: Vocabulary | None = None
 def check_and_repair(text: str, facts: Sequence[Fact], template: str,
                      vocabulary: Vocabulary | None = None) -> CheckedReply:
     """Check `text`; replace each unsupported value that has exactly one supported candidate; if any claim is
-    left unsupported (or the repaired text does not check clean), send the template instead (`fell_back`)."""
-    results = _Checker(text or "", facts, vocabulary).run()
-    if not (text or "").strip():
+    left unsupported (or the repaired text does not check clean), or the text is empty or `degenerate`, send the
+    template instead (`fell_back`)."""
+    if not (text or "").strip() or degenerate(text):
         return _fallback(template, facts, vocabulary)
+    results = _Checker(text, facts, vocabulary).run()
     if any(not c.supported and c.repaired_to is None for _, c in results):
         return _fallback(template, facts, vocabulary)
     repaired = text

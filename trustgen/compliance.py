@@ -87,7 +87,10 @@ def _tidy(text: str) -> str:
     text = re.sub(r"\s+([,.!?;:])", r"\1", text)
     text = re.sub(r"([,;:])(?=[.!?])", "", text)
     text = re.sub(r"\b(a|an|the|our|this)\s+(?=[,.!?]|$)", "", text, flags=re.I)
+    text = re.sub(r"\b(a|an|the)\s+(?:and|or),?\s+", r"\1 ", text, flags=re.I)  # "a [unique] and stylish"
+    text = re.sub(r"\b(?:a|an|the)\s+(?=(?:for|with|of|to|that|in|on)\b)", "", text, flags=re.I)  # "a [must-have] for"
     text = re.sub(r"\b(\w+) \1\b", r"\1", text, flags=re.I)
     text = re.sub(r"\ban (?=[bcdfghjklmnpqrstvwxyz])", "a ", text, flags=re.I)
+    text = re.sub(r"\b([Aa]) (?=[aeio])", r"\1n ", text)  # "a [unique] item" -> "an item"
     text = re.sub(r"(^|[.!?]\s+)([a-z])", lambda m: m.group(1) + m.group(2).upper(), text)
     return text.strip()

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, replace
 from .claims import check, check_and_repair
 from .compliance import Finding, lint
 from .errors import TrustgenError, UnknownItemError
-from .prompting import facts_block, prompt_wording
+from .prompting import prompt_wording
 from .types import Claim, fact_from_variant
 
 
@@ -25,6 +25,7 @@ class Copy:
     findings: tuple[Finding, ...]  # what the compliance linter removed
     fell_back: bool
     used_model: bool
+    draft: str = ""  # what the model wrote, before linting and checking (for review)
 
     @property
     def repaired(self) -> tuple[Claim, ...]:
@@ -32,9 +33,8 @@ class Copy:
 
 
 def copy_messages(variant: dict, audience: str) -> list[dict]:
-    wording = prompt_wording("copy")
-    return [{"role": "system", "content": f"{wording['system']}\n\n{facts_block([fact_from_variant(variant)])}"},
-            {"role": "user", "content": wording["user"].format(audience=audience)}]
+    facts = fact_from_variant(variant).text
+    return [{"role": "user", "content": prompt_wording("copy")["user"].format(audience=audience, facts=facts)}]
 
 
 def template_copy(variant: dict, audience: str) -> str:
@@ -63,7 +63,8 @@ def write_copy(variant: dict, audience: str = "", generator=None) -> Copy:
     if checked.fell_back or not checked.text.strip():
         checked = replace(check(template, facts), fell_back=used_model)
         used_model = False
-    return Copy(wording["label"] + checked.text, checked.claims, linted.findings, checked.fell_back, used_model)
+    return Copy(wording["label"] + checked.text, checked.claims, linted.findings, checked.fell_back, used_model,
+                draft if generator is not None else "")
 
 
 def list_items(store, name: str) -> list[dict]:

@@ -116,3 +116,10 @@ def test_cli_unknown_item_says_how_to_find_ids(data_dir):
         with pytest.raises(UnknownItemError) as err:
             copywriter.run(_args([bad, "--no-model"] if bad else ["--no-model"], data_dir))
         assert "shopbot copy --list" in str(err.value)
+
+
+def test_puffery_removal_keeps_the_sentence_readable():
+    text = "This product is a must-buy for any hiker, offering a unique and stylish t-shirt."
+    linted = lint(text)
+    assert linted.text == "This product is for any hiker, offering a stylish t-shirt."
+    assert {f.text for f in linted.findings} == {"must-buy", "unique"}

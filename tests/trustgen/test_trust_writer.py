@@ -79,3 +79,11 @@ def test_missing_model_degrades_to_templates(bottle, tmp_path):
 
 def test_writer_without_generator_is_template_only(bottle):
     assert GroundedWriter().write(request(bottle)).text == request(bottle).template
+
+
+def test_looping_model_output_is_never_sent(bottle):
+    loop = f"The Water Bottle: {bottle['item_id']}: {bottle['item_id']}: {bottle['item_id']}: {bottle['item_id']}:"
+    reply = ScriptedWriter(loop).write(request(bottle))
+    assert reply.fell_back and reply.text == request(bottle).template
+    again = "The Water Bottle is great for you.\n\nThe Water Bottle is great for you."
+    assert ScriptedWriter(again).write(request(bottle)).fell_back
