@@ -612,6 +612,9 @@ class _Checker:
             hits = [fid for t, fid in self.ev.texts if span.text.lower() in t]
         states = {e.available for e in ents}
         repair = ("available" if states == {True} else "out of stock") if len(states) == 1 else None
+        verb = re.match(r"(?:it's|is|are|currently|still|now)\s+", span.text, re.I)
+        if repair and verb:  # "is available" -> "is out of stock", keeping the sentence's verb
+            repair = verb.group(0) + repair
         return self._claim(span, hits, repair)
 
     def _refund_class(self, clause: str) -> str | None:

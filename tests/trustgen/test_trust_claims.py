@@ -316,3 +316,10 @@ def test_measures_with_units_must_be_in_the_facts(shop):
     fact = _variant_fact(bulb, v)
     assert check("It is as bright as a 75W bulb.", [fact]).unsupported == 0
     assert check("It is as bright as a 100W bulb.", [fact]).unsupported == 1
+
+
+def test_availability_repair_keeps_the_verb(shop, tshirt):
+    v = next((v for p in shop["products"] for v in _variants(p) if not v["available"]), None)
+    product = next(p for p in shop["products"] if v in _variants(p))
+    fixed = check_and_repair(f"The {product['name']} is available.", [_variant_fact(product, v)], TEMPLATE)
+    assert fixed.text == f"The {product['name']} is out of stock." and not fixed.fell_back
