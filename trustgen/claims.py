@@ -355,7 +355,7 @@ class Evidence:
         self.reasons: dict[str, set] = {}
         self.quantities: dict[str, dict] = {}
         for fact in self.facts:
-            self._add_fact(fact)
+            self._add_fact(fact, vocabulary)
         self.vocabulary = vocabulary.merged({str(v): {k} for e in self.entities for k, v in e.options.items()},
                                             {e.name for e in self.entities if e.name})
         self.names = sorted({e.name for e in self.entities if e.name}, key=len, reverse=True)
@@ -368,7 +368,7 @@ class Evidence:
     def kind_of(self, fact_id: str) -> str:
         return next((f.kind for f in self.facts if f.id == fact_id), "")
 
-    def _add_fact(self, fact: Fact):
+    def _add_fact(self, fact: Fact, vocabulary: Vocabulary):
         text = str(fact.text or "")
         self.texts.append((text.lower(), fact.id))
         has_records = self._walk(fact.fields or {}, fact.id, {})
@@ -383,7 +383,7 @@ class Evidence:
             if _REASONS.search(_sentence_at(text, m.start())):
                 self.reasons.setdefault(" ".join(m.group(1).lower().split()), set()).add(fact.id)
         if not has_records:
-            for value in default_vocabulary().values:
+            for value in vocabulary.values:  # option values a plain-text fact (a passage) states
                 if len(value) > 3 and _boundary(value, False).search(text):
                     self.free_options.setdefault(value.lower(), set()).add(fact.id)
 
