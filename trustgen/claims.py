@@ -85,7 +85,7 @@ def _option_patterns(vocab: Vocabulary) -> list[tuple[str, frozenset, re.Pattern
     generic = {str(v).lower() for v in WORDING["generic_option_values"]}
     out = []
     for value in sorted(vocab.values, key=len, reverse=True):  # longest first: "rose gold" before "gold"
-        short = len(value) <= 3 or value.isupper()
+        short = len(value) <= 3 and value != value.lower()  # "M", "XL", "RGB" match as written; "red" any case
         is_generic = (value.lower() in generic or value.isdigit()) and value not in vocab.specific
         out.append((value, vocab.values[value], _boundary(value, short), is_generic))
     return out
@@ -171,6 +171,8 @@ def extract_claims(text: str, vocabulary: Vocabulary | None = None) -> list[Span
         add("date", m, m.group(0).lower())
     for m in _TIME.finditer(text):
         mask.take(*m.span())  # clock times are not counts
+    for m in re.finditer(r"(?m)^\s*(?:[-*]\s*)?\d{1,2}[.)](?=\s)", text):
+        mask.take(*m.span())  # list markers "1." are not counts
     for kind, pattern in _AVAIL:
         for m in pattern.finditer(text):
             if kind == "positive" and re.search(r"\bnot\s+(?:\w+\s+)?$", text[max(0, m.start() - 20):m.start()]):
