@@ -30,3 +30,19 @@ class ActionError(KnowledgeError):
     def __init__(self, action: str, reason: str):
         super().__init__(f"{action}: {reason}")
         self.action, self.reason = action, reason
+
+
+class SearchIndexError(KnowledgeError):
+    """A search index on disk that cannot be used as it is; `reason` says why."""
+
+    def __init__(self, path, reason: str):
+        super().__init__(f"search index {path}: {reason}")
+        self.path, self.reason = str(path), reason
+
+
+class IndexCorrupt(SearchIndexError):
+    """Files missing, unreadable or not matching the manifest's checksums and counts."""
+
+
+class IndexMismatch(SearchIndexError):
+    """Built with another embedding model or dimension: its vectors mean nothing to this model."""
