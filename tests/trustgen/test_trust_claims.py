@@ -323,3 +323,11 @@ def test_availability_repair_keeps_the_verb(shop, tshirt):
     product = next(p for p in shop["products"] if v in _variants(p))
     fixed = check_and_repair(f"The {product['name']} is available.", [_variant_fact(product, v)], TEMPLATE)
     assert fixed.text == f"The {product['name']} is out of stock." and not fixed.fell_back
+
+
+def test_list_markers_are_not_counts_and_options_match_in_any_case(tshirt):
+    v = next(v for v in _variants(tshirt) if v["options"]["color"] == "blue")
+    text = f"Here it is:\n1. Blue T-Shirt, ${v['price']:.2f}\n2. Red one"
+    claims = check(text, [_variant_fact(tshirt, v)]).claims
+    assert [(c.kind, c.value, c.supported) for c in claims] == [
+        ("option", "blue", True), ("price", f"{v['price']:.2f}", True), ("option", "red", False)]
