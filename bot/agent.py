@@ -146,7 +146,8 @@ class Bot:
         reply = Reply(text=out.text, citations=out.citations, action=out.action, products=getattr(out, "products", []),
                       confidence=out.confidence, intent=out.intent, session_id=session_id,
                       claims_checked=getattr(out, "claims_checked", 0), claims_repaired=getattr(out, "claims_repaired", 0),
-                      handover=bool(out.handover), notice=notice, awaiting=out.awaiting)
+                      claims_unsupported=out.unsupported, handover=bool(out.handover), notice=notice,
+                      awaiting=out.awaiting)
         return reply, facts, state, state.get("user_id"), personalise, session.status
 
     def _understand_and_answer(self, state, text, session_id, personalise, act):
@@ -155,16 +156,33 @@ class Bot:
         if flow == "handover":  # asked for in plain words
             return Outcome(self.flows.t["handover"], "handover", action="handover", handover="customer asked"), \
                 [], personalise
+        answering = state.get("task") and state.get("awaiting") not in (None, "", "identify")
+        if flow is None and not answering:  # an answer to the assistant's question needs no classifier
+            prediction = self.classifier.predict(text)
+            intent, confidence = prediction.intent, prediction.confidence
+            flow = prediction.flow if confidence >= self.config.min_confidence else "unknown"
+        out = self.flows.turn(state, text, flow or "", intent, act=act)
+        if out is not None:
+            out.confidence = max(confidence, 0.9) if out.awaiting or out.action else confidence
+            return self._checked(out, state, text, session_id), out.facts, personalise
         if flow is None:
             prediction = self.classifier.predict(text)
             intent, confidence = prediction.intent, prediction.confidence
             flow = prediction.flow if confidence >= self.config.min_confidence else "unknown"
-        out = self.flows.turn(state, text, flow, intent, act=act)
-        if out is not None:
-            out.confidence = max(confidence, 0.9) if out.awaiting or out.action else confidence
-            return out, out.facts, personalise
         from . import answers
         return answers.answer(self, state, text, flow, intent, confidence, session_id, personalise)
+
+    def _checked(self, out: Outcome, state: dict, text: str, session_id: str) -> Outcome:
+        """A flow's exact template, claim-checked against the customer's records (never reworded)."""
+        from .answers import write
+        facts = self.flows.context_facts(state) + out.facts
+        checked = write(self, text, facts, out.text, out.intent, session_id, use_model=False)
+        out.facts = facts
+        out.claims_checked, out.claims_repaired = checked.claims_checked, checked.claims_repaired
+        out.unsupported = checked.unsupported
+        if not out.citations:
+            out.citations = checked.citations if out.awaiting != "identify" else []
+        return out
 
     def _summary(self, session_id: str, message: str) -> str:
         turns = [t for t in self.memory.history(session_id, limit=12) if t.role in ("user", "assistant")]

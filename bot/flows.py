@@ -92,6 +92,42 @@ class Flows:
     def user(self, state) -> dict:
         return self.store.get_user(state["user_id"])
 
+    def context_facts(self, state: dict) -> list[Fact]:
+        """What a flow reply may rest on: the customer's account and orders, those products, the policy."""
+        facts = [self.policy_fact]
+        if not state.get("user_id"):
+            return facts
+        user = self.user(state)
+        methods = user["payment_methods"]
+        facts.append(Fact(f"customer:{state['user_id']}", "customer", "Payment methods: " + self.methods_text(methods),
+                          {"user_id": state["user_id"], "payment_methods": methods, "address": user["address"]}))
+        products = set()
+        for order in self.store.orders_of(state["user_id"]):
+            total = round(sum(i["price"] for i in order["items"]), 2)
+            facts.append(Fact(f"order:{order['order_id']}", "order", f"Order {order['order_id']}: {order['status']}",
+                              {**order, "total": total}))
+            products.update(i["product_id"] for i in order["items"])
+        for pid in sorted(products):
+            product = self.store.get_product(pid)
+            for v in product["variants"].values():
+                facts.append(Fact(f"item:{v['item_id']}", "product", f"{product['name']} "
+                                  f"({slots.describe_options(v['options'])}): {money(v['price'])}",
+                                  {**v, "name": product["name"], "product_id": pid}))
+        return facts
+
+    @property
+    def policy_fact(self) -> Fact:
+        if not hasattr(self, "_policy"):
+            from knowledge.faq import load_policy
+            self._policy = Fact("policy:retail-policy", "policy", load_policy())
+        return self._policy
+
+    def amounts_fact(self, order_id: str, status: str, **amounts) -> Fact:
+        """Amounts this reply computes (a total, a price difference, a refund), as a fact the checker can see."""
+        fields = {k: round(abs(v), 2) for k, v in amounts.items()}  # computed, not an order record
+        text = f"Order {order_id}: " + ", ".join(f"{k.replace('_', ' ')} {money(abs(v))}" for k, v in amounts.items())
+        return Fact(f"order:{order_id}", "action", text, fields)
+
     # ------------------------------------------------------------ identification
     def identify(self, state: dict, text: str) -> Outcome | None:
         """Handle identity details in the message; None when the message has none."""
@@ -136,7 +172,10 @@ class Flows:
             return self.on_confirmation(state, task, text, act)
         if task and re.search(r"\b(never ?mind|forget (it|that)|skip (it|that)|drop (it|that))\b", text.lower()):
             state["task"] = None
-            return self.say("declined", task["intent"])
+            if not self.task_kind(flow, text):
+                return self.say("declined", task["intent"])
+            task = None  # dropped, and the same message asks for something else
+            state["awaiting"] = ""
 
         new_kind = self.task_kind(flow, text)
         if new_kind and (not task or (new_kind != task["kind"] and self.switches(state, text))):
@@ -390,7 +429,9 @@ class Flows:
             eligible = [m for m in methods if m != original]
         else:
             eligible = list(methods)
-        named = slots.payment_method(text, methods, original)
+        about_payment = state.get("awaiting") == "payment" or re.search(
+            r"\b(pay|paid|paying|payment|refund\w*|paypal|credit|debit|gift ?card|card ending)\b", text.lower())
+        named = slots.payment_method(text, methods, original) if about_payment else []
         if named:
             bad = [m for m in named if m not in eligible]
             named = [m for m in named if m in eligible]
@@ -440,6 +481,7 @@ class Flows:
         lines = []
         if kind == "cancel":
             total = sum(i["price"] for i in order["items"])
+            task["amounts"] = {"total": total}
             lines.append(f"- cancel order {oid} (reason: {task['reason']}); items: "
                          + "; ".join(item_label(i) for i in order["items"]) + f"; total {money(total)}")
         elif kind == "order_address":
@@ -452,6 +494,7 @@ class Flows:
             items = [next(i for i in order["items"] if i["item_id"] == x) for x in task["items"]]
             lines.append(f"- return from order {oid}: " + "; ".join(
                 f"{item_label(i)} {money(i['price'])}" for i in items))
+            task["amounts"] = {"refund": sum(i["price"] for i in items)}
             lines.append(f"- refund {money(sum(i['price'] for i in items))} to "
                          f"{self.method_label(user['payment_methods'][task['payment']])}")
         else:
@@ -462,6 +505,7 @@ class Flows:
                 lines.append(f"- {verb} {item_label(old)} {money(old['price'])} for "
                              f"{new['name']} ({slots.describe_options(new['options'])}) {money(new['price'])}")
             diff = self.price_difference(task, order)
+            task["amounts"] = {"price_difference": diff}
             method = self.method_label(user["payment_methods"][task["payment"]])
             lines.append(f"- price difference {money(abs(diff))}, " +
                          (f"paid with {method}" if diff > 0 else f"refunded to {method}"))
@@ -470,7 +514,15 @@ class Flows:
 
     def ask_confirm(self, state, task, user) -> Outcome:
         task["details"] = self.details(task, user)
-        return self.say("confirm", task["intent"], awaiting="confirm", details=task["details"])
+        out = self.say("confirm", task["intent"], awaiting="confirm", details=task["details"])
+        out.facts = self.task_facts(task)
+        return out
+
+    def task_facts(self, task) -> list[Fact]:
+        if not task.get("amounts") or not task.get("order_id"):
+            return []
+        status = self.store.get_order(task["order_id"])["status"]
+        return [self.amounts_fact(task["order_id"], status, **task["amounts"])]
 
     def on_confirmation(self, state, task, text, act: bool = True) -> Outcome:
         answer = slots.confirmation(text)
@@ -479,7 +531,9 @@ class Flows:
             return self.say("declined", task["intent"])
         if answer == "unclear":
             question = self.t["confirm"].format(details=task["details"])
-            return self.say("confirm_again", task["intent"], awaiting="confirm", question=question)
+            out = self.say("confirm_again", task["intent"], awaiting="confirm", question=question)
+            out.facts = self.task_facts(task)
+            return out
         state["task"] = None
         if not act:  # a preview (staff draft) never changes the store
             return Outcome("On a yes I would now:\n" + task["details"], task["intent"])
@@ -545,11 +599,13 @@ class Flows:
         cite = f"order:{task['order_id']}" if task.get("order_id") else f"customer:{state['user_id']}"
         out = Outcome(text + " " + self.t["anything_else"], intent, action=action,
                       citations=[Citation(cite, "action", text)])
+        if task.get("amounts"):
+            out.facts = [self.amounts_fact(task["order_id"], order["status"], **task["amounts"])]
         return out
 
     def refund_note(self, method_id: str) -> str:
         if "gift_card" in method_id:
-            return "The refund goes back to your gift card right away."
+            return "The refund goes back to your gift card immediately."
         return "The refund goes back to the original payment method within 5 to 7 business days."
 
     # ------------------------------------------------------------ account information

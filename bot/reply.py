@@ -45,6 +45,7 @@ class Reply:
     handover: bool = False  # the conversation now waits for a person
     notice: str = ""  # a note about the customer's input, e.g. that an over-long message was cut
     turn_id: int = 0  # the saved turn this reply is, for thumbs up/down
+    claims_unsupported: int = 0  # claims the checker could not support (the target is zero)
     awaiting: str = ""  # what the assistant asked for: identify, order, items, new_item, choice, reason, payment,
     #                     address, confirm (front ends may offer yes/no buttons on 'confirm'); "" when nothing
 

@@ -109,6 +109,9 @@ class Customer:
         """(old item, new variant) the assistant is asking about, read from its question."""
         pairs = list(zip(self.order_items(action), action["kwargs"].get("new_item_ids", [])))
         asked = reply_text.split("?")[0]
+        for old, new_id in pairs:  # the item as the assistant described it: name and options
+            if f"{old['name']} ({slots.describe_options(old['options'])})" in asked:
+                return old, self.store.get_variant(new_id)
         for old, new_id in pairs:
             if old["name"] in asked:
                 return old, self.store.get_variant(new_id)
@@ -138,8 +141,9 @@ class Customer:
             if found is None:
                 return self.move_on("Never mind that one.")
             old, new = found
-            if awaiting == "new_item" and self.asked[key] == 1:
-                wanted = {k: v for k, v in new["options"].items() if old["options"].get(k) != v}
+            changed = {k: v for k, v in new["options"].items() if old["options"].get(k) != v}
+            if awaiting == "new_item" and self.asked[key] == 1 and changed:
+                wanted = changed
             else:
                 wanted = new["options"]
             return f"I'd like the one with {slots.describe_options(wanted)}."

@@ -102,7 +102,7 @@ def payment_method(text: str, methods: dict, original: str | None = None) -> lis
         if m["source"] == "credit_card":
             if four and m.get("last_four") == four.group(1):
                 return [mid]
-            if re.search(r"credit|card\b(?!.*gift)|" + re.escape(str(m.get("brand", "~"))), t) and "gift" not in t:
+            if re.search(r"\b(credit|debit)\b|\b" + re.escape(str(m.get("brand", "~"))) + r"\b", t):
                 found.append(mid)
         elif m["source"] == "paypal" and "paypal" in t.replace(" ", ""):
             found.append(mid)
@@ -156,7 +156,8 @@ def name_score(text_norm: str, name: str) -> float:
     """Share of the product name's words the text mentions (plural or singular)."""
     words = normalise(name).replace("-", " ").split()
     flat = text_norm.replace("-", " ")
-    hits = sum(1 for w in words if re.search(rf"(?<!\w){re.escape(w.rstrip('s'))}s?(?!\w)", flat))
+    stems = [w[:-1] if w.endswith("s") and not w.endswith("ss") else w for w in words]
+    hits = sum(1 for w in stems if re.search(rf"(?<!\w){re.escape(w)}(?:s|es)?(?!\w)", flat))
     return hits / len(words) if words else 0.0
 
 
@@ -166,11 +167,16 @@ def option_hits(text_norm: str, options: dict) -> int:
 
 def mentioned_values(text_norm: str, variants: list[dict]) -> dict[str, str]:
     """Option values of these variants that the text mentions, as {option: value}."""
+    keys = {k for variant in variants for k in variant["options"]}
+    bare = text_norm
+    for k in sorted(keys, key=len, reverse=True):  # "bagged/bagless: bagless" names the option, not a value
+        bare = re.sub(rf"(?<!\w){re.escape(normalise(k))}(?!\w)", " ", bare)
     out = {}
     for variant in variants:
         for k, v in variant["options"].items():
-            if k not in out and value_mentioned(text_norm, k, v):
-                out[k] = v
+            generic = normalise(v) in GENERIC_VALUES or len(v) <= 2
+            if len(v) > len(out.get(k, "")) and value_mentioned(text_norm if generic else bare, k, v):
+                out[k] = v  # the longest value named: "Wi-Fi + Cellular" rather than "Wi-Fi"
     return out
 
 
