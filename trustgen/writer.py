@@ -64,8 +64,10 @@ class ModelGenerator:
     def generate(self, messages: list[dict]) -> str:
         from .generate import generate
         loaded = self.load()
-        return generate(loaded, messages, max_new_tokens=self.config.max_new_tokens,
-                        time_limit_s=self.config.time_limit_s).text
+        out = generate(loaded, messages, max_new_tokens=self.config.max_new_tokens,
+                       time_limit_s=self.config.time_limit_s)
+        # cut off by the token or time limit: keep whole sentences only ("" sends the template)
+        return complete_sentences(out.text) if out.stopped_by in ("length", "time") else out.text
 
 
 class ScriptedGenerator:
@@ -83,6 +85,12 @@ class ScriptedGenerator:
     def generate(self, messages: list[dict]) -> str:
         self.calls.append(messages)
         return self.queue.popleft() if self.queue else ""
+
+
+def complete_sentences(text: str) -> str:
+    """`text` up to its last full stop, question or exclamation mark ("" when it has none)."""
+    ends = [m.end() for m in re.finditer(r"[.!?](?=\s|$)", text)]
+    return text[:ends[-1]] if ends else ""
 
 
 def pieces(text: str, words: int = 3) -> Iterator[str]:

@@ -87,3 +87,9 @@ def test_looping_model_output_is_never_sent(bottle):
     assert reply.fell_back and reply.text == request(bottle).template
     again = "The Water Bottle is great for you.\n\nThe Water Bottle is great for you."
     assert ScriptedWriter(again).write(request(bottle)).fell_back
+
+
+def test_a_reply_cut_by_a_limit_keeps_whole_sentences_only():
+    from trustgen.writer import complete_sentences
+    assert complete_sentences("It costs $47.84. The status of your order is") == "It costs $47.84."
+    assert complete_sentences("The status of your order #W7634667 is") == ""
