@@ -121,3 +121,14 @@ def test_corrupt_weights_and_missing_adapter_are_reported(tmp_path):
     with pytest.raises(ModelFilesError) as err:
         load_model(adapter_path=bad_adapter)
     assert "bad-adapter" in str(err.value) and "shopbot train" in str(err.value)
+
+
+@pytest.mark.slow
+def test_int8_model_generates_a_checked_reply():
+    if not is_model_folder(base_model_path()):
+        pytest.skip("the base model is not converted yet: run `shopbot setup`")
+    loaded = load_model(adapter_path=None, quantize=True)
+    assert loaded.quantized and loaded.name.endswith("-int8")
+    config = WriterConfig(max_new_tokens=24, time_limit_s=300)
+    reply = GroundedWriter(ModelGenerator(config, loaded), config).write(REQUEST)
+    assert reply.text and reply.unsupported == 0
