@@ -86,7 +86,10 @@ def _option_patterns(vocab: Vocabulary) -> list[tuple[str, frozenset, re.Pattern
     out = []
     for value in sorted(vocab.values, key=len, reverse=True):  # longest first: "rose gold" before "gold"
         short = len(value) <= 3 and value != value.lower()  # "M", "XL", "RGB" match as written; "red" any case
-        is_generic = (value.lower() in generic or value.isdigit()) and value not in vocab.specific
+        # a small bare number ("7", a shoe size) needs its option's name nearby even when it is the facts' own
+        # value: "5 to 7 business days" is not about size 7. "2000" (puzzle pieces) is distinctive enough.
+        small_number = value.isdigit() and len(value) <= 2
+        is_generic = small_number or ((value.lower() in generic or value.isdigit()) and value not in vocab.specific)
         out.append((value, vocab.values[value], _boundary(value, short), is_generic))
     return out
 
@@ -131,8 +134,8 @@ _AVAIL = [(kind, re.compile(rf"(?<![\w-])(?:{_alternation(WORDING['availability'
 _DURATION = re.compile(rf"(?<![\w-])(?:{_alternation(WORDING['durations'])})(?![\w-])", re.I)
 _REASONS = re.compile(r"\breasons?\b", re.I)
 _QUOTED = re.compile(r"['\"‘“]([^'\"’”]{3,60})['\"’”]")
-_REASON_LIST = re.compile(r"\breasons?\b[^.:]*?(?:\bis\b|\bare\b|:|\bsuch as\b|\blike\b|\binclud\w*\b|\bof\b)\s+(.+)",
-                          re.I)
+_REASON_LIST = re.compile(r"\breasons?\b[^.:]*?(?:\bis\b|\bare\b|:|\bsuch as\b|\blike\b|\binclud\w*\b|\bof\b)\s+"
+                          r"([^()\n;]+)", re.I)
 _DESTINATIONS = re.compile(rf"(?<![\w-])(?:{_alternation(WORDING['refund_destinations'])})(?![\w-])", re.I)
 _REFUND = re.compile(r"\brefund\w*\b|\b(?:money|goes|go|paid|paying|sent)\s+back\b|\breimburs\w*\b", re.I)
 
@@ -238,7 +241,7 @@ def _reason_spans(text: str, mask: _Mask) -> list[Span]:
         if not found and (lm := _REASON_LIST.search(sentence)):
             base = sm.start() + lm.start(1)
             for part in re.finditer(r"[^,;]+?(?=,|;|\bor\b|\band\b|[.!?]|$)", lm.group(1)):
-                phrase = part.group(0).strip(" .")
+                phrase = part.group(0).strip(" .'\"")
                 if 3 <= len(phrase) <= 40 and not re.search(r"\b(?:other|any|these|following)\b", phrase, re.I):
                     found.append((base + part.start() + part.group(0).find(phrase), phrase))
         for start, phrase in found:

@@ -14,7 +14,7 @@ import pytest
 from knowledge.faq import load_faq, load_policy
 from knowledge.store import Store
 from trustgen.claims import check, check_and_repair, extract_claims
-from trustgen.types import fact_from_faq, fact_from_order, fact_from_product, fact_from_variant, policy_facts
+from trustgen.types import Fact, fact_from_faq, fact_from_order, fact_from_product, fact_from_variant, policy_facts
 
 SEED = 20261129
 TEMPLATE = "Here is what our records say."
@@ -331,3 +331,17 @@ def test_list_markers_are_not_counts_and_options_match_in_any_case(tshirt):
     claims = check(text, [_variant_fact(tshirt, v)]).claims
     assert [(c.kind, c.value, c.supported) for c in claims] == [
         ("option", "blue", True), ("price", f"{v['price']:.2f}", True), ("option", "red", False)]
+
+
+def test_confirmation_wording_with_reason_and_refund_time_checks_clean(shop):
+    policy = tuple(shop["policy"].values())
+    shoe = Fact("order:#W0000001", "order", "Order #W0000001: status pending",
+                {"order_id": "#W0000001", "status": "pending",
+                 "items": [{"name": "Running Shoes", "item_id": "1234567890", "price": 90.0,
+                            "options": {"size": "7", "color": "black"}}]})
+    text = ("Here is what I'll do:\n- cancel order #W0000001 (reason: no longer needed); items: Running Shoes "
+            "(size: 7, color: black); total $90.00\nThe refund goes back to the original payment method within "
+            "5 to 7 business days.")
+    checked = check(text, (shoe,) + policy)
+    assert checked.unsupported == 0, [c for c in checked.claims if not c.supported]
+    assert {"no longer needed", "5 to 7 business days", "7"} <= {c.value for c in checked.claims}
