@@ -154,7 +154,7 @@ def build_chat_app(bot, config: UiConfig | None = None):
                     "**Sources** under a reply to see them.")
         session = gr.BrowserState(None, storage_key="shopbot_chat_session")
         seen = gr.State(0)
-        chatbot = gr.Chatbot(label="Conversation", height=480, latex_delimiters=[], elem_id="shopbot-chat",
+        chatbot = gr.Chatbot(label="Conversation", show_label=False, height=600, latex_delimiters=[], elem_id="shopbot-chat",
                              feedback_options=("Like", "Dislike"), allow_tags=False)
         with gr.Row():
             box = gr.Textbox(placeholder="Ask about a product, an order or our policy…", show_label=False,
@@ -174,11 +174,12 @@ def build_chat_app(bot, config: UiConfig | None = None):
                     gr.update(visible=identified), gr.update(visible=identified))
 
         def ask(message, history, session_id):
+            session_id = session_id or chat.new_session()  # sent before the page finished loading
             for messages in chat.respond(message, history, session_id):
-                yield messages, "", gr.skip(), gr.skip(), gr.skip()
+                yield messages, "", gr.skip(), gr.skip(), gr.skip(), session_id
             identified = chat.customer_data(session_id) is not None
             yield gr.skip(), "", chat.last_turn_id(session_id), gr.update(visible=identified), \
-                gr.update(visible=identified)
+                gr.update(visible=identified), session_id
 
         def poll(session_id, seen_id):
             update = chat.staff_update(session_id, seen_id) if session_id else None
@@ -187,6 +188,8 @@ def build_chat_app(bot, config: UiConfig | None = None):
             return update, chat.last_turn_id(session_id)
 
         def like(session_id, event: gr.LikeData):
+            if not session_id:
+                return "That message cannot be rated."
             index = event.index[0] if isinstance(event.index, (list, tuple)) else event.index
             return chat.feedback(session_id, int(index), event.liked is True or event.liked == "Like")
 
@@ -199,16 +202,18 @@ def build_chat_app(bot, config: UiConfig | None = None):
             return (text, chat.history(session_id), gr.update(visible=False), gr.update(visible=False),
                     gr.update(value=None, visible=False))
 
-        outputs = [chatbot, box, seen, mine, forget]
+        outputs = [chatbot, box, seen, mine, forget, session]
         limit = chat.config.max_concurrent
         app.load(start, session, [session, chatbot, seen, mine, forget])
         box.submit(ask, [box, chatbot, session], outputs, concurrency_limit=limit)
         send.click(ask, [box, chatbot, session], outputs, concurrency_limit=limit)
         chatbot.like(like, session, status)
-        person.click(lambda s: chat.handover(s), session, chatbot).then(
-            lambda s: chat.last_turn_id(s), session, seen)
+        person.click(lambda s: chat.handover(s) if s else gr.skip(), session, chatbot).then(
+            lambda s: chat.last_turn_id(s) if s else 0, session, seen)
         mine.click(show_data, session, data)
         forget.click(erase, session, [status, chatbot, mine, forget, data])
-        gr.Timer(chat.config.poll_s).tick(poll, [session, seen], [chatbot, seen], show_progress="hidden")
-    app.shopbot_css = CSS
+        gr.Timer(chat.config.poll_s).tick(poll, [session, seen], [chatbot, seen], show_progress="hidden",
+                                          queue=False)
+    # Beyond this many waiting events the page says the queue is full at once instead of making people wait.
+    app.queue(max_size=chat.config.max_concurrent * 16)
     return app

@@ -73,7 +73,11 @@ def render_draft(draft) -> str:
             flag = "" if s.evidence else "<div class=\"sb-plain\">No factual claim.</div>"
         css = "sb-sentence sb-flagged" if s.flagged else "sb-sentence"
         rows.append(f"<div class=\"{css}\"><div>{html.escape(s.text)}</div>{flag}{evidence}</div>")
-    return "<div class=\"sb-draft\">" + "".join(rows) + "</div>"
+    question = getattr(draft, "question", "")
+    head = f"<p class=\"sb-question\">Answering: <q>{html.escape(question)}</q></p>" if question else ""
+    note = getattr(draft, "note", "")
+    head += f"<p class=\"sb-flag\">{html.escape(note)}</p>" if note else ""
+    return "<div class=\"sb-draft\">" + head + "".join(rows) + "</div>"
 
 
 CSS = """
@@ -81,6 +85,7 @@ CSS = """
 .sb-flagged {border-left-color:#dc2626; background:#fef2f2}
 .sb-flag {color:#b91c1c; font-weight:600; font-size:0.9em}
 .sb-plain {color:#57606a; font-size:0.85em}
+.sb-question {color:#334155; margin:2px 0}
 .sb-evidence {margin:2px 0 0 0; font-size:0.85em; color:#334155}
 """
 
@@ -103,7 +108,7 @@ def build_staff_app(bot, staff_name=lambda request: "staff"):
             with gr.Column(scale=4):
                 session = gr.Dropdown(label="Conversation", choices=[], allow_custom_value=True,
                                       elem_id="staff-session")
-                transcript = gr.Chatbot(label="Transcript", height=300, latex_delimiters=[],
+                transcript = gr.Chatbot(label="Transcript", show_label=False, height=300, latex_delimiters=[],
                                         feedback_options=None, allow_tags=False)
                 evidence = gr.HTML(label="Draft with evidence", elem_id="staff-draft")
                 reply = gr.Textbox(label="Reply to send (edit freely)", lines=4, elem_id="staff-reply")
@@ -141,5 +146,4 @@ def build_staff_app(bot, staff_name=lambda request: "staff"):
         conversations.select(pick, conversations, session)
         queue.select(pick_ticket, queue, session)
         send.click(send_reply, [session, reply], [status, transcript])
-    app.shopbot_css = CSS
     return app

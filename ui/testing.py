@@ -66,6 +66,7 @@ class FakeDraft:
     session_id: str
     sentences: list[FakeDraftSentence]
     text: str
+    question: str = ""  # the customer's message the draft answers
 
 
 class FakeBot:
@@ -187,7 +188,7 @@ class FakeBot:
                                        note="" if answer.citations else "no fact supports this sentence")]
         sentences.append(FakeDraftSentence("Our shipping is free on every order.", [], True,
                                            "claim could not be checked against the policy"))
-        return FakeDraft(session_id, sentences, " ".join(s.text for s in sentences))
+        return FakeDraft(session_id, sentences, " ".join(s.text for s in sentences), last)
 
     def staff_reply(self, session_id: str, text: str, staff: str = "staff") -> int:
         return self._add(session_id, "staff", text, {"staff": staff})

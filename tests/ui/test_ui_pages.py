@@ -99,8 +99,10 @@ def test_staff_desk_lists_conversations_queue_and_a_draft_with_evidence(fake_bot
 
 def test_draft_sentences_show_evidence_and_flag_unchecked_claims():
     draft = FakeDraft("s", [FakeDraftSentence("It costs $5.", [Citation("item:9", "product", "Pen: $5.00")], False),
-                            FakeDraftSentence(f"Ships free {HOSTILE}", [], True, "no fact about shipping")], "")
+                            FakeDraftSentence(f"Ships free {HOSTILE}", [], True, "no fact about shipping")], "",
+                      question=f"Is shipping free? {HOSTILE}")
     html = render_draft(draft)
+    assert "Answering: <q>Is shipping free? &lt;img" in html
     first, second = html.split("sb-sentence")[1:]
     assert "<code>item:9</code> Pen: $5.00" in first and "Not checked" not in first
     assert "sb-flagged" in html and "Not checked: no fact about shipping" in second
