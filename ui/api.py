@@ -13,7 +13,8 @@ import re
 import threading
 import time
 import uuid
-from typing import Any, Literal
+from dataclasses import replace
+from typing import Literal
 
 from fastapi import APIRouter, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
@@ -103,7 +104,6 @@ def _with_notice(reply, notice: str):
     """The reply with the web layer's note about the input (cut, cleaned) joined to the bot's own."""
     if not notice:
         return reply
-    from dataclasses import replace
     joined = " ".join(n for n in (notice, reply.notice) if n)
     return replace(reply, notice=joined)
 

@@ -129,6 +129,11 @@ class ShopperChat:
     def customer_data(self, session_id: str) -> dict | None:
         return self.bot.customer_data(session_id)
 
+    def set_personalisation(self, session_id: str, on: bool) -> str:
+        self.bot.set_personalisation(session_id, bool(on))
+        return ("Suggestions may now take your past orders into account." if on
+                else "Suggestions will no longer use your past orders.")
+
     def forget(self, session_id: str) -> str:
         return self.bot.forget(session_id).text
 
@@ -161,25 +166,25 @@ def build_chat_app(bot, config: UiConfig | None = None):
                              scale=5, elem_id="shopbot-input", max_length=chat.config.max_message_chars * 4)
             send = gr.Button("Send", variant="primary", scale=1, elem_id="shopbot-send")
         status = gr.Markdown("", elem_id="shopbot-status")
-        with gr.Row():
-            person = gr.Button("Talk to a person", elem_id="shopbot-handover")
-            mine = gr.Button("What do you know about me?", visible=False, elem_id="shopbot-mydata")
-            forget = gr.Button("Forget me", variant="stop", visible=False, elem_id="shopbot-forget")
+        person = gr.Button("Talk to a person", elem_id="shopbot-handover")
+        with gr.Row(visible=False, elem_id="shopbot-privacy") as privacy:  # shown once the customer is identified
+            mine = gr.Button("What do you know about me?", elem_id="shopbot-mydata")
+            personal = gr.Checkbox(label="Use my past orders for suggestions", value=True,
+                                   elem_id="shopbot-personalise")
+            forget = gr.Button("Forget me", variant="stop", elem_id="shopbot-forget")
         data = gr.JSON(visible=False, label="What the assistant stores about you")
 
         def start(session_id):
             session_id = session_id or chat.new_session()
             identified = chat.customer_data(session_id) is not None
-            return (session_id, chat.history(session_id), chat.last_turn_id(session_id),
-                    gr.update(visible=identified), gr.update(visible=identified))
+            return session_id, chat.history(session_id), chat.last_turn_id(session_id), gr.update(visible=identified)
 
         def ask(message, history, session_id):
             session_id = session_id or chat.new_session()  # sent before the page finished loading
             for messages in chat.respond(message, history, session_id):
-                yield messages, "", gr.skip(), gr.skip(), gr.skip(), session_id
+                yield messages, "", gr.skip(), gr.skip(), session_id
             identified = chat.customer_data(session_id) is not None
-            yield gr.skip(), "", chat.last_turn_id(session_id), gr.update(visible=identified), \
-                gr.update(visible=identified), session_id
+            yield gr.skip(), "", chat.last_turn_id(session_id), gr.update(visible=identified), session_id
 
         def poll(session_id, seen_id):
             update = chat.staff_update(session_id, seen_id) if session_id else None
@@ -199,19 +204,19 @@ def build_chat_app(bot, config: UiConfig | None = None):
 
         def erase(session_id):
             text = chat.forget(session_id)
-            return (text, chat.history(session_id), gr.update(visible=False), gr.update(visible=False),
-                    gr.update(value=None, visible=False))
+            return text, chat.history(session_id), gr.update(visible=False), gr.update(value=None, visible=False)
 
-        outputs = [chatbot, box, seen, mine, forget, session]
+        outputs = [chatbot, box, seen, privacy, session]
         limit = chat.config.max_concurrent
-        app.load(start, session, [session, chatbot, seen, mine, forget])
+        app.load(start, session, [session, chatbot, seen, privacy])
         box.submit(ask, [box, chatbot, session], outputs, concurrency_limit=limit)
         send.click(ask, [box, chatbot, session], outputs, concurrency_limit=limit)
         chatbot.like(like, session, status)
         person.click(lambda s: chat.handover(s) if s else gr.skip(), session, chatbot).then(
             lambda s: chat.last_turn_id(s) if s else 0, session, seen)
         mine.click(show_data, session, data)
-        forget.click(erase, session, [status, chatbot, mine, forget, data])
+        personal.input(lambda s, on: chat.set_personalisation(s, on) if s else gr.skip(), [session, personal], status)
+        forget.click(erase, session, [status, chatbot, privacy, data])
         gr.Timer(chat.config.poll_s).tick(poll, [session, seen], [chatbot, seen], show_progress="hidden",
                                           queue=False)
     # Beyond this many waiting events the page says the queue is full at once instead of making people wait.

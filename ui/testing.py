@@ -82,6 +82,7 @@ class FakeBot:
         self._lock = threading.Lock()
         self._turns: dict[str, list[FakeTurn]] = defaultdict(list)
         self._users: dict[str, str] = {}
+        self.personalise: dict[str, bool] = {}
         self._status: dict[str, str] = {}
         self._tickets: list[FakeTicket] = []
         self._next_turn = 1
@@ -164,7 +165,7 @@ class FakeBot:
         raise KeyError(f"no turn {turn_id} in session {session_id}")
 
     def set_personalisation(self, session_id: str, on: bool) -> None:
-        pass
+        self.personalise[session_id] = bool(on)
 
     def customer_data(self, session_id: str) -> dict | None:
         user_id = self._users.get(session_id)

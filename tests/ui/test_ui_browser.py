@@ -105,6 +105,9 @@ def test_chat_page_privacy_controls_and_handover(real, page):
     mine.click()
     page.get_by_text("anya.garcia2061@example.com").last.wait_for(timeout=10_000)
     session = next(c.session_id for c in bot.conversations() if c.user_id)
+    page.locator("#shopbot-personalise input").uncheck()
+    page.get_by_text("no longer use your past orders").wait_for(timeout=10_000)
+    assert bot.memory.session(session).personalise is False
     page.locator("#shopbot-handover").click()
     page.locator("#shopbot-chat").get_by_text("member of our team").last.wait_for(timeout=15_000)
     assert session in [t.session_id for t in bot.handover_queue()]

@@ -79,6 +79,7 @@ def test_handover_and_forget(fake_bot):
     messages = chat.handover("c5")
     assert "person" in messages[-1]["content"] and [t.session_id for t in fake_bot.handover_queue()] == ["c5"]
     assert chat.customer_data("c5")["profile"]["email"] == "noah.brown7922@example.com"
+    assert "no longer" in chat.set_personalisation("c5", False) and fake_bot.personalise["c5"] is False
     assert "erased" in chat.forget("c5") and chat.history("c5") == []
 
 
