@@ -81,7 +81,8 @@ def main(argv=None) -> int:
         gen = generate(loaded, build_messages(req), max_new_tokens=config.max_new_tokens,
                        time_limit_s=config.time_limit_s)
         t1 = time.perf_counter()
-        text = complete_sentences(gen.text) if gen.stopped_by in ("length", "time") else gen.text
+        cut = gen.stopped_by in ("length", "time") or gen.text.rstrip().endswith(":")
+        text = complete_sentences(gen.text) if cut else gen.text
         reply = check_and_repair(text, req.facts, req.template)
         t2 = time.perf_counter()
         outcome = "template" if reply.fell_back else "repaired" if reply.repaired else "as written"

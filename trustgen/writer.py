@@ -66,8 +66,10 @@ class ModelGenerator:
         loaded = self.load()
         out = generate(loaded, messages, max_new_tokens=self.config.max_new_tokens,
                        time_limit_s=self.config.time_limit_s)
-        # cut off by the token or time limit: keep whole sentences only ("" sends the template)
-        return complete_sentences(out.text) if out.stopped_by in ("length", "time") else out.text
+        # cut off by the token or time limit, or announcing what never came ("The answer is:"): keep whole
+        # sentences only ("" sends the template)
+        cut = out.stopped_by in ("length", "time") or out.text.rstrip().endswith(":")
+        return complete_sentences(out.text) if cut else out.text
 
 
 class ScriptedGenerator:
