@@ -62,7 +62,7 @@ def main(argv=None) -> int:
     from trustgen.claims import check_and_repair
     from trustgen.generate import generate, load_model
     from trustgen.prompting import build_messages
-    from trustgen.writer import GroundedWriter, ModelGenerator, WriterConfig, complete_sentences
+    from trustgen.writer import GroundedWriter, ModelGenerator, WriterConfig, usable_text
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -81,9 +81,7 @@ def main(argv=None) -> int:
         gen = generate(loaded, build_messages(req), max_new_tokens=config.max_new_tokens,
                        time_limit_s=config.time_limit_s)
         t1 = time.perf_counter()
-        cut = gen.stopped_by in ("length", "time") or gen.text.rstrip().endswith(":")
-        text = complete_sentences(gen.text) if cut else gen.text
-        reply = check_and_repair(text, req.facts, req.template)
+        reply = check_and_repair(usable_text(gen), req.facts, req.template)
         t2 = time.perf_counter()
         outcome = "template" if reply.fell_back else "repaired" if reply.repaired else "as written"
         rows.append({"total_s": t2 - t0, "generate_s": t1 - t0, "check_s": t2 - t1, "tokens": gen.new_tokens,

@@ -66,10 +66,7 @@ class ModelGenerator:
         loaded = self.load()
         out = generate(loaded, messages, max_new_tokens=self.config.max_new_tokens,
                        time_limit_s=self.config.time_limit_s)
-        # cut off by the token or time limit, or announcing what never came ("The answer is:"): keep whole
-        # sentences only ("" sends the template)
-        cut = out.stopped_by in ("length", "time") or out.text.rstrip().endswith(":")
-        return complete_sentences(out.text) if cut else out.text
+        return usable_text(out)
 
 
 class ScriptedGenerator:
@@ -87,6 +84,14 @@ class ScriptedGenerator:
     def generate(self, messages: list[dict]) -> str:
         self.calls.append(messages)
         return self.queue.popleft() if self.queue else ""
+
+
+def usable_text(generation) -> str:
+    """The part of a `trustgen.generate.Generation` worth checking: when it was cut off by the token or time
+    limit, or ends announcing what never came ("The answer is:"), its whole sentences only ("" sends the
+    template)."""
+    cut = generation.stopped_by in ("length", "time") or generation.text.rstrip().endswith(":")
+    return complete_sentences(generation.text) if cut else generation.text
 
 
 def complete_sentences(text: str) -> str:
