@@ -13,8 +13,9 @@ import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
 HOSTILE = "<img src=x onerror=alert(1)>"
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed "
-                                "(apt-get install -y chromium chromium-driver; .ci/run installs it)")
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed "
+                                 "(apt-get install -y chromium chromium-driver; .ci/run installs it)")]
 
 
 @pytest.fixture(scope="module")
