@@ -1,7 +1,7 @@
 """int8 dynamic quantization of a model's linear layers for CPU inference.
 
-Weights of every `nn.Linear` are stored as int8 with a per-channel scale; activations are quantized on the
-fly. Embeddings and norms stay in float32, and so does a linear layer whose weight is tied to the embedding
+Weights of every `nn.Linear` are stored as int8 with one scale per output channel; activations are quantized
+on the fly. Embeddings and norms stay in float32, and so does a linear layer whose weight is tied to the embedding
 (SmolLM2's output head), which keeps it shared instead of storing a second copy. Merge a LoRA adapter before
 quantizing. Measured against fp32 by bench/lm_bench.py.
 """
@@ -49,8 +49,11 @@ def quantize_int8(model, skip_tied: bool = True):
     names = linear_names(model, skip_tied)
     if not names:
         return model
+    from torch.ao.quantization import per_channel_dynamic_qconfig
     torch.backends.quantized.engine = _engine()
-    return quantize_dynamic(model, qconfig_spec=names, dtype=torch.qint8, inplace=True)
+    # One scale per output row: a single scale per matrix cost SmolLM2 a threefold perplexity on our data.
+    spec = {name: per_channel_dynamic_qconfig for name in names}
+    return quantize_dynamic(model, qconfig_spec=spec, dtype=torch.qint8, inplace=True)
 
 
 def _engine() -> str:
@@ -75,8 +78,8 @@ def weight_bytes(model) -> dict:
         packed = getattr(module, "_packed_params", None)
         if packed is not None and hasattr(module, "weight"):
             w = module.weight()
-            total += w.numel() * w.element_size() + (w.q_per_channel_scales().numel() * 8
-                                                     if w.qscheme() in (torch.per_channel_affine,) else 8)
+            per_channel = w.qscheme() in (torch.per_channel_affine, torch.per_channel_symmetric)
+            total += w.numel() * w.element_size() + (w.q_per_channel_scales().numel() * 8 if per_channel else 8)
             continue
         for p in module.parameters(recurse=False):
             if id(p) in seen:
