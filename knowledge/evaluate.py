@@ -113,7 +113,9 @@ def eval_shop(embedder, limit: int | None = None, sweep: bool = False) -> dict:
         store, _ = Store.create(Path(tmp) / "shop.db")
         documents = shop_documents(store)
         store.close()
-    index = SearchIndex.build(documents, embedder=embedder)
+    cached = CachedEmbedder(embedder)  # each text embedded once, in batches, for all systems
+    cached.warm([d.text for d in documents] + [q["question"] for q in questions])
+    index = SearchIndex.build(documents, embedder=cached)
     known = {d.id for d in documents}
     missing = sorted({r for q in questions for r in q["relevant"]} - known)
     if missing:

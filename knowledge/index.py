@@ -206,9 +206,11 @@ class SearchIndex:
         limit = int(getattr(self.embedder, "max_tokens", 256)) * CHARS_PER_TOKEN
         truncated = len(query) > limit
         query = query[:limit]
+        if not self._order:
+            return SearchResult(reason="the index is empty", truncated=truncated)
+        # embedded before taking the lock: concurrent searches wait only for the index, not for the model
+        vector = self.embedder.encode([query]) if mode != "bm25" else None
         with self._lock:
-            if not self._order:
-                return SearchResult(reason="the index is empty", truncated=truncated)
             allowed = None
             if filters:
                 allowed = np.fromiter((matches(self._entries[d].doc.metadata, filters) for d in self._order),
@@ -216,7 +218,7 @@ class SearchIndex:
                 if not allowed.any():
                     return SearchResult(reason="no document matches the filters", truncated=truncated)
             n = max(top_k, self.config.candidates) if mode == "hybrid" else top_k
-            dense = self._dense(query, n, allowed) if mode != "bm25" else []
+            dense = self._dense(vector, n, allowed) if mode != "bm25" else []
             keyword = self._keyword(query, n, allowed) if mode != "dense" else []
             if mode == "dense":
                 ranked = dense
@@ -231,9 +233,9 @@ class SearchIndex:
         reason = None if hits else "no document shares a word with the query"
         return SearchResult(hits, reason=reason, truncated=truncated)
 
-    def _dense(self, query: str, k: int, allowed: np.ndarray | None) -> list[tuple[str, float]]:
+    def _dense(self, vector: np.ndarray, k: int, allowed: np.ndarray | None) -> list[tuple[str, float]]:
         import faiss
-        vector = np.ascontiguousarray(self.embedder.encode([query]), dtype=np.float32)
+        vector = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, -1)
         params = None
         if allowed is not None:
             ids = np.asarray([self._entries[d].vector_id for d, ok in zip(self._order, allowed) if ok], dtype=np.int64)
@@ -298,7 +300,8 @@ class SearchIndex:
         if vectors.ntotal != manifest["count"] or vectors.d != embedder.dim:
             raise IndexCorrupt(path, f"{VECTORS} holds {vectors.ntotal} {vectors.d}-d vectors, "
                                      f"manifest says {manifest['count']} {manifest['dim']}-d")
-        config = SearchConfig(**manifest.get("config", {}))
+        saved = manifest.get("config") if isinstance(manifest.get("config"), dict) else {}
+        config = SearchConfig(**{k: v for k, v in saved.items() if k in SearchConfig.__dataclass_fields__})
         index = cls(embedder, config, path)
         if not isinstance(vectors, faiss.IndexIDMap2):
             raise IndexCorrupt(path, f"{VECTORS} is a {type(vectors).__name__}, expected IndexIDMap2")
