@@ -134,6 +134,8 @@ def test_widget_on_the_demo_shop_answers_and_keeps_the_session(real, page):
     page.locator(".shopbot-bubble").click()
     page.locator(".shopbot-user", has_text="How much is the T-Shirt?").wait_for(timeout=10_000)
     assert page.evaluate("localStorage.getItem('shopbot_session')") == session
+    bot.staff_reply(session, "Dana here: we restock T-Shirts on Mondays.", staff="Dana")
+    page.locator(".shopbot-staff", has_text="we restock T-Shirts on Mondays").wait_for(timeout=20_000)
 
 
 def test_markup_in_replies_and_product_data_is_shown_as_text(fake, page):
