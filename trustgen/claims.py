@@ -83,15 +83,25 @@ def _boundary(value: str, case_sensitive: bool) -> re.Pattern:
 @lru_cache(maxsize=8)
 def _option_patterns(vocab: Vocabulary) -> list[tuple[str, frozenset, re.Pattern, bool]]:
     generic = {str(v).lower() for v in WORDING["generic_option_values"]}
+    always = {str(v).lower() for v in WORDING["needs_option_name"]}
     out = []
     for value in sorted(vocab.values, key=len, reverse=True):  # longest first: "rose gold" before "gold"
         short = len(value) <= 3 and value != value.lower()  # "M", "XL", "RGB" match as written; "red" any case
         # a small bare number ("7", a shoe size) needs its option's name nearby even when it is the facts' own
         # value: "5 to 7 business days" is not about size 7. "2000" (puzzle pieces) is distinctive enough.
         small_number = value.isdigit() and len(value) <= 2
-        is_generic = small_number or ((value.lower() in generic or value.isdigit()) and value not in vocab.specific)
+        is_generic = small_number or value.lower() in always or \
+            ((value.lower() in generic or value.isdigit()) and value not in vocab.specific)
         out.append((value, vocab.values[value], _boundary(value, short), is_generic))
     return out
+
+
+@lru_cache(maxsize=8)
+def _key_pattern(vocab: Vocabulary) -> re.Pattern:
+    keys = sorted({k for ks in vocab.values.values() for k in ks}, key=len, reverse=True)
+    multi = [re.escape(k) for k in keys if " " in k]
+    single = [re.escape(k) + r"(?=\s*:)" for k in keys if " " not in k]
+    return re.compile(r"(?<![\w-])(" + "|".join(multi + single or ["(?!)"]) + r")(?![\w-])", re.I)
 
 
 # ------------------------------------------------------------------------------------------------ extraction
@@ -124,6 +134,10 @@ _DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b|\b(?:jan|feb|mar|apr|may|jun|jul|aug|
 _TIME = re.compile(r"\b\d{1,2}:\d{2}(?::\d{2})?\b")
 _MEASURE = re.compile(r"(?<![\w.$#-])\d+(?:\.\d+)?\s?(?:W|V|ml|mAh|GB|TB|MP|K|inch(?:es)?|in|ft|lbs?|kg|g|mm|cm|m|"
                       r"cups?|liters?|L|bar|degrees|x|%|p)(?![\w-])")
+_STREET_TYPES = r"Road|Rd|Street|St|Avenue|Ave|Lane|Ln|Drive|Dr|Boulevard|Blvd|Court|Ct|Place|Pl|Way|Terrace|Parkway"
+_ADDRESS = [re.compile(r"\b\d{1,6}\s+(?:[A-Z][a-z]+\s+){1,3}(?:" + _STREET_TYPES + r")\b\.?|\b\d{1,6}\s+Broadway\b"),
+            re.compile(r"\b(?:Suite|Apt|Apartment|Unit)\.?\s+#?\w+", re.I),
+            re.compile(r"\b[A-Z]{2}\s+(\d{5}(?:-\d{4})?)\b")]
 _NUMBER = re.compile(r"(?<![\w.$#/-])\d+(?:\.\d+)?(?![\w/-]|\.\d)")
 _STATUS_WORDS = _alternation(WORDING["order_statuses"]).replace(r"\ ", r"\s+")
 _STATUS = re.compile(r"\b(?:is|was|has\s+been|have\s+been|are|status(?:\s+is)?|shows|now|currently|still|stays|:)\s+"
@@ -184,6 +198,8 @@ def extract_claims(text: str, vocabulary: Vocabulary | None = None) -> list[Span
     for name in sorted(vocab.names, key=len, reverse=True):
         for m in _boundary(name, False).finditer(text):
             mask.take(*m.span())  # a product's name is not an option claim
+    for m in _key_pattern(vocab).finditer(text):
+        mask.take(*m.span(1))  # "battery life: 6 hours" names an option; "battery" here is not a value
     for value, keys, pattern, generic in _option_patterns(vocab):
         for m in pattern.finditer(text):
             if generic and not _near_key(text, m.start(), m.end(), keys):
@@ -200,6 +216,10 @@ def extract_claims(text: str, vocabulary: Vocabulary | None = None) -> list[Span
     for m in _DESTINATIONS.finditer(text):
         if _REFUND.search(_sentence_at(text, m.start())):
             add("policy", m, m.group(0).lower(), "destination")
+    for n, pattern in enumerate(_ADDRESS):
+        for m in pattern.finditer(text):
+            value = m.group(1) if n == 2 else " ".join(m.group(0).lower().rstrip(".").split())
+            add("id", m, value, "address")
     for m in _MEASURE.finditer(text):
         add("amount", m, re.sub(r"\s+", "", m.group(0)).lower(), "measure")
     for m in _NUMBER.finditer(text):
@@ -359,6 +379,7 @@ class Evidence:
         self.texts: list[tuple[str, str]] = []  # (lower-case text, fact id) of every fact
         self.reasons: dict[str, set] = {}
         self.quantities: dict[str, dict] = {}
+        self.strings: list[tuple[str, str]] = []  # (lower-case string field, fact id): addresses and names
         for fact in self.facts:
             self._add_fact(fact, vocabulary)
         self.vocabulary = vocabulary.merged({str(v): {k} for e in self.entities for k, v in e.options.items()},
@@ -438,6 +459,7 @@ class Evidence:
                 self.free_amounts.setdefault(f"{float(node):.2f}", set()).add(fid)
         else:
             value = str(node)
+            self.strings.append((" ".join(value.lower().split()), fid))
             for m in (_PAYMENT_ID, _ORDER_ID, _LONG_ID):
                 for hit in m.finditer(value):
                     v = hit.group(0)
@@ -467,9 +489,10 @@ class _Scope:
 
 
 class _Checker:
-    def __init__(self, text: str, facts: Sequence[Fact], vocabulary: Vocabulary | None):
+    def __init__(self, text: str, facts: Sequence[Fact], vocabulary: Vocabulary | None, said: Sequence[str] = ()):
         self.text = text
         self.ev = Evidence(facts, vocabulary or default_vocabulary())
+        self.said = " ".join(" ".join(str(x).lower().split()) for x in said)
         self.spans = extract_claims(text, self.ev.vocabulary)
         self.sentences = [(m.start(), m.end()) for m in _SENTENCE.finditer(text)] or [(0, len(text))]
         self.carry = _Scope([], [])
@@ -525,6 +548,8 @@ class _Checker:
 
     def _check(self, span: Span, sentence) -> Claim:
         ev = self.ev
+        if span.key == "address":
+            return self._check_address(span)
         if span.kind == "id":
             if span.value in ev.ids:
                 return self._claim(span, ev.ids[span.value])
@@ -566,6 +591,14 @@ class _Checker:
             return self._claim(span, [fid for t, fid in ev.texts if span.value in t])
         # counts and other plain numbers: stated somewhere in the facts, or a count of listed records
         return self._claim(span, ev.numbers.get(_num(span.value), ()))
+
+    def _check_address(self, span: Span) -> Claim:
+        """Street, suite or zip code: in a fact, or given by the customer (a new shipping address)."""
+        hits = [fid for t, fid in self.ev.texts if span.value in " ".join(t.split())]
+        hits += [fid for value, fid in self.ev.strings if span.value in value]
+        if not hits and span.value in self.said:
+            hits = ["customer:message"]
+        return self._claim(span, hits)
 
     def _repair_id(self, span: Span, sentence) -> str | None:
         ev = self.ev
@@ -673,35 +706,36 @@ def degenerate(text: str) -> bool:
     return top >= 4 and top > 0.2 * len(words)  # one word over and over ("9612497925: 9612497925: ...")
 
 
-def check(text: str, facts: Sequence[Fact], vocabulary: Vocabulary | None = None) -> CheckedReply:
-    """Verify every claim in `text` against `facts`; the text is returned unchanged."""
-    claims = tuple(claim for _, claim in _Checker(text or "", facts, vocabulary).run())
+def check(text: str, facts: Sequence[Fact], vocabulary: Vocabulary | None = None,
+          said: Sequence[str] = ()) -> CheckedReply:
+    """Verify every claim in `text` against `facts`; the text is returned unchanged. `said` is what the customer
+    wrote (message, earlier turns): it supports only an address they gave, never a price or a policy term."""
+    claims = tuple(claim for _, claim in _Checker(text or "", facts, vocabulary, said).run())
     return CheckedReply(text=text or "", claims=tuple(replace(c, repaired_to=None) for c in claims))
 
 
-def check_and_repair(text: str, facts: Sequence[Fact], template: str,
-                     vocabulary: Vocabulary | None = None) -> CheckedReply:
+def check_and_repair(text: str, facts: Sequence[Fact], template: str, vocabulary: Vocabulary | None = None,
+                     said: Sequence[str] = ()) -> CheckedReply:
     """Check `text`; replace each unsupported value that has exactly one supported candidate; if any claim is
     left unsupported (or the repaired text does not check clean), or the text is empty or `degenerate`, send the
     template instead (`fell_back`)."""
     if not (text or "").strip() or degenerate(text):
-        return _fallback(template, facts, vocabulary)
-    results = _Checker(text, facts, vocabulary).run()
+        return _fallback(template, facts, vocabulary, said)
+    results = _Checker(text, facts, vocabulary, said).run()
     if any(not c.supported and c.repaired_to is None for _, c in results):
-        return _fallback(template, facts, vocabulary)
+        return _fallback(template, facts, vocabulary, said)
     repaired = text
     for span, claim in sorted(results, key=lambda r: r[0].start, reverse=True):
         if claim.repaired_to is not None:
             repaired = repaired[:span.start] + claim.repaired_to + repaired[span.end:]
     if repaired != text:
-        recheck = check(repaired, facts, vocabulary)
+        recheck = check(repaired, facts, vocabulary, said)
         if recheck.unsupported:
-            return _fallback(template, facts, vocabulary)
+            return _fallback(template, facts, vocabulary, said)
         kept = [c for _, c in results if c.repaired_to is not None]
         return CheckedReply(repaired, tuple(kept) + tuple(c for c in recheck.claims if c.supported))
     return CheckedReply(text, tuple(c for _, c in results))
 
 
-def _fallback(template: str, facts: Sequence[Fact], vocabulary: Vocabulary | None) -> CheckedReply:
-    checked = check(template, facts, vocabulary)
-    return replace(checked, fell_back=True)
+def _fallback(template: str, facts: Sequence[Fact], vocabulary: Vocabulary | None, said: Sequence[str]) -> CheckedReply:
+    return replace(check(template, facts, vocabulary, said), fell_back=True)

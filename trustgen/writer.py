@@ -86,6 +86,11 @@ class ScriptedGenerator:
         return self.queue.popleft() if self.queue else ""
 
 
+def said(request: ReplyRequest) -> tuple[str, ...]:
+    """What the customer wrote: it may support an address they gave, nothing else (see claims.check)."""
+    return tuple(t for role, t in request.history if role == "user") + (request.message or "",)
+
+
 def usable_text(generation) -> str:
     """The part of a `trustgen.generate.Generation` worth checking: when it was cut off by the token or time
     limit, or ends announcing what never came ("The answer is:"), its whole sentences only ("" sends the
@@ -124,7 +129,7 @@ class GroundedWriter:
         return self.failure is None
 
     def template_reply(self, request: ReplyRequest) -> CheckedReply:
-        return check(request.template, request.facts, self.vocabulary)
+        return check(request.template, request.facts, self.vocabulary, said(request))
 
     def write(self, request: ReplyRequest) -> CheckedReply:
         if not (request.use_model and self.config.use_model and self.generator is not None and self.healthy):
@@ -135,7 +140,7 @@ class GroundedWriter:
             self.failure = str(exc)
             log.warning("model unavailable, sending templates: %s", exc)
             return replace(self.template_reply(request), fell_back=True)
-        checked = check_and_repair(text, request.facts, request.template, self.vocabulary)
+        checked = check_and_repair(text, request.facts, request.template, self.vocabulary, said(request))
         return replace(checked, used_model=not checked.fell_back)
 
     def stream(self, request: ReplyRequest) -> Iterator[str]:

@@ -345,3 +345,21 @@ def test_confirmation_wording_with_reason_and_refund_time_checks_clean(shop):
     checked = check(text, (shoe,) + policy)
     assert checked.unsupported == 0, [c for c in checked.claims if not c.supported]
     assert {"no longer needed", "5 to 7 business days", "7"} <= {c.value for c in checked.claims}
+
+
+def test_an_address_the_customer_gave_is_supported_but_nothing_else_they_said(shop):
+    order = next(o for o in shop["orders"] if o["status"] == "pending")
+    fact = fact_from_order(order)
+    text = f"I will ship order {order['order_id']} to 270 River Road, Suite 611, San Diego, CA 92194."
+    assert check(text, [fact]).unsupported == 3  # street, suite, zip: not in the shop's records
+    said = ["Please send it to 270 River Road, Suite 611, San Diego, CA 92194 instead."]
+    assert check(text, [fact], said=said).unsupported == 0
+    assert check("It costs $1.00.", [fact], said=["Can I have it for $1.00?"]).unsupported == 1
+
+
+def test_option_names_and_everyday_words_are_not_option_claims(shop):
+    order = next(o for o in shop["orders"] if any("battery life" in i["options"] for i in o["items"]))
+    text = "; ".join(f"{i['name']} ({', '.join(f'{k}: {v}' for k, v in i['options'].items())})"
+                     for i in order["items"]) + ". There is no need to place a new order."
+    checked = check(text, [fact_from_order(order)])
+    assert checked.unsupported == 0 and "no" not in {c.value for c in checked.claims}
