@@ -18,12 +18,6 @@ from importlib import resources
 from pathlib import Path
 from urllib.parse import quote, unquote
 
-from fastapi import FastAPI, Form, Request
-from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
-from fastapi.staticfiles import StaticFiles
-
-from ui.api import api_router, install_error_handlers
 from ui.chat import SHOWN_ROLES
 from ui.config import UiConfig, load_config
 
@@ -92,7 +86,7 @@ def demo_page(bot, widget_url: str = "/static/widget.js", api_url: str = "") -> 
             .replace("{{api_url}}", html.escape(api_url, quote=True)))
 
 
-def create_app(bot, config: UiConfig | None = None) -> FastAPI:
+def create_app(bot, config: UiConfig | None = None):
     """The whole web app over `bot`: the HTTP part below plus the Gradio pages, mounted, not started."""
     import gradio as gr
 
@@ -109,12 +103,20 @@ def create_app(bot, config: UiConfig | None = None) -> FastAPI:
     return app
 
 
-def create_api_app(bot, config: UiConfig) -> FastAPI:
+def create_api_app(bot, config: UiConfig):
     """Everything but the Gradio pages: HTTP API, widget files, demo shop, staff login (no Gradio import).
 
     `app.state.staff_key` is the staff key in force ("" when staff pages are open to all) and
-    `app.state.staff_name(request)` the logged-in staff member's name.
+    `app.state.staff_name(request)` the logged-in staff member's name. A FastAPI app.
     """
+    # Imported here so that `shopbot --help` (which reads add_arguments) stays fast.
+    from fastapi import FastAPI, Form
+    from fastapi.middleware.cors import CORSMiddleware
+    from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+    from fastapi.staticfiles import StaticFiles
+
+    from ui.api import api_router, install_error_handlers
+
     app = FastAPI(title="ShopBot", docs_url="/api/docs", redoc_url=None)
     app.add_middleware(CORSMiddleware, allow_origins=list(config.shop_origins), allow_credentials=False,
                        allow_methods=["GET", "POST", "OPTIONS"], allow_headers=["Content-Type", "X-Session-Id"],
@@ -145,7 +147,7 @@ def create_api_app(bot, config: UiConfig) -> FastAPI:
     auth = StaffAuth(key)
 
     @app.middleware("http")
-    async def staff_only(request: Request, call_next):
+    async def staff_only(request, call_next):
         if request.url.path.startswith(STAFF_PATHS) and auth.user(request.headers, request.cookies) is None:
             if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
                 return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
