@@ -362,4 +362,5 @@ def test_option_names_and_everyday_words_are_not_option_claims(shop):
     text = "; ".join(f"{i['name']} ({', '.join(f'{k}: {v}' for k, v in i['options'].items())})"
                      for i in order["items"]) + ". There is no need to place a new order."
     checked = check(text, [fact_from_order(order)])
-    assert checked.unsupported == 0 and "no" not in {c.value for c in checked.claims}
+    stated_no = sum(v == "no" for i in order["items"] for v in i["options"].values())
+    assert checked.unsupported == 0 and [c.value for c in checked.claims].count("no") == stated_no  # not "no need"
