@@ -159,8 +159,8 @@ def build_chat_app(bot, config: UiConfig | None = None):
                     "**Sources** under a reply to see them.")
         session = gr.BrowserState(None, storage_key="shopbot_chat_session")
         seen = gr.State(0)
-        chatbot = gr.Chatbot(label="Conversation", show_label=False, height=600, latex_delimiters=[], elem_id="shopbot-chat",
-                             feedback_options=("Like", "Dislike"), allow_tags=False)
+        chatbot = gr.Chatbot(label="Conversation", show_label=False, height=600, elem_id="shopbot-chat",
+                             latex_delimiters=[], feedback_options=("Like", "Dislike"), allow_tags=False)
         with gr.Row():
             box = gr.Textbox(placeholder="Ask about a product, an order or our policy…", show_label=False,
                              scale=5, elem_id="shopbot-input", max_length=chat.config.max_message_chars * 4)
