@@ -167,7 +167,9 @@ def _events(bot, limiter: Limiter, message: str, notice: str, session_id: str, c
         yield "data: [DONE]\n\n"
     except Exception:
         log.exception("streaming a reply failed")
-        yield f"data: {json.dumps({'error': {'message': 'The assistant failed on this message; please try again.', 'type': 'server_error'}})}\n\n"
+        failed = {"error": {"message": "The assistant failed on this message; please try again.",
+                            "type": "server_error"}}
+        yield f"data: {json.dumps(failed)}\n\n"
         yield "data: [DONE]\n\n"
     finally:
         limiter.release()

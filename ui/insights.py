@@ -21,8 +21,8 @@ def summarise(insights: dict) -> dict:
     handed = int(insights.get("handed_over", 0))
     up, down = int(insights.get("thumbs_up", 0)), int(insights.get("thumbs_down", 0))
     checked, repaired = int(insights.get("claims_checked", 0)), int(insights.get("claims_repaired", 0))
-    headline = (f"**{conversations}** conversations · resolved by the assistant **{_share(resolved, resolved + handed)}**"
-                f" ({resolved}) · handed over to a person {handed}\n\n"
+    headline = (f"**{conversations}** conversations · resolved by the assistant "
+                f"**{_share(resolved, resolved + handed)}** ({resolved}) · handed over to a person {handed}\n\n"
                 f"Thumbs up **{up}**, down **{down}** (helpful {_share(up, up + down)}) · claims checked "
                 f"**{checked}**, repaired by the checker **{repaired}** ({_share(repaired, checked)})")
     outcomes = pd.DataFrame({"outcome": list(OUTCOMES), "count": [resolved, handed, up, down]})
