@@ -205,3 +205,18 @@ def test_staff_login_is_on_by_default_only_outside_localhost(make_client, settin
     assert bool(client.app.state.staff_key) is required  # a key is made when none is configured
     status = client.get("/staff/", headers={"accept": "text/html"}, follow_redirects=False).status_code
     assert status == (303 if required else 404)
+
+
+def test_a_failure_mid_stream_ends_the_stream_cleanly_and_frees_the_slot(make_client, fake_bot):
+    client = make_client(max_concurrent=1)
+
+    def failing(message, session_id="default"):
+        yield "Let me check "
+        raise RuntimeError("search index is gone")
+    fake_bot.stream = failing
+    r = ask(client, "hello", stream=True)
+    blocks = r.text.split("\n\n")
+    assert blocks[-2] == "data: [DONE]"
+    error = json.loads(blocks[-3][len("data: "):])["error"]
+    assert error["type"] == "server_error" and "search index" not in error["message"]  # no internals shown
+    assert ask(client, "hello again").status_code == 200
