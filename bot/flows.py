@@ -19,6 +19,8 @@ from trustgen.types import Fact
 from . import slots
 from .reply import Citation
 
+ANSWERED_ELSEWHERE = {"product", "recommend", "policy", "greeting", "thanks", "privacy_show", "privacy_forget",
+                      "personalisation", "handover", "out_of_scope"}
 ORDER_KINDS = {"cancel", "modify_items", "exchange", "return", "order_address", "payment", "change"}
 NEEDS_STATUS = {"cancel": "pending", "modify_items": "pending", "order_address": "pending", "payment": "pending",
                 "exchange": "delivered", "return": "delivered"}
@@ -193,6 +195,8 @@ class Flows:
                 return self.say("identified_how_help", "identify", first_name=first)
             return info
         if not state.get("user_id"):
+            if not new_kind and flow in ANSWERED_ELSEWHERE:  # a product question while we wait: answer it
+                return None
             return self.say("identify", task["intent"], awaiting="identify")
         out = self.advance(state, task, text)
         if just_identified:
@@ -207,6 +211,9 @@ class Flows:
 
     def task_kind(self, flow: str, text: str) -> str | None:
         t = text.lower()
+        if flow in ("policy", "product") and not slots.order_ids(text) and re.search(
+                r"\b(policy|policies|how (do|does|can|long|much)|can i|is it possible|what happens|do you)\b", t):
+            return None  # a question about how things work, not a request to act
         if flow == "address" or re.search(r"\baddress\b", t):
             if re.search(r"\b(default|my address|profile|account)\b", t) and not slots.order_ids(text):
                 return "user_address"
@@ -482,7 +489,7 @@ class Flows:
         if kind == "cancel":
             total = sum(i["price"] for i in order["items"])
             task["amounts"] = {"total": total}
-            lines.append(f"- cancel order {oid} (reason: {task['reason']}); items: "
+            lines.append(f"- cancel order {oid} for the reason '{task['reason']}'; items: "
                          + "; ".join(item_label(i) for i in order["items"]) + f"; total {money(total)}")
         elif kind == "order_address":
             lines.append(f"- ship order {oid} to {address_text(task['address'])}")

@@ -100,7 +100,7 @@ class IntentClassifier:
     def train(cls, examples: list[Example], embedder, c: float = 10.0) -> "IntentClassifier":
         from sklearn.linear_model import LogisticRegression
         vectors = embedder.encode([e.text for e in examples], batch_size=128)
-        model = LogisticRegression(C=c, max_iter=2000)
+        model = LogisticRegression(C=c, max_iter=2000, class_weight="balanced")  # the shop's intents are few
         model.fit(vectors, [e.intent for e in examples])
         return cls(list(model.classes_), model.coef_.astype(np.float32), model.intercept_.astype(np.float32),
                    embedder.name, embedder)
@@ -148,6 +148,8 @@ class IntentClassifier:
 
 def main() -> None:
     """Retrain the packaged classifier on the training part of the examples."""
+    import torch
+    torch.set_num_threads(1)  # short sentences: more threads only contend on a shared CPU
     from knowledge.embeddings import default_embedder
     train, test = split(load_examples())
     clf = IntentClassifier.train(train, default_embedder())

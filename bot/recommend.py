@@ -77,17 +77,19 @@ def recommend(bot, state: dict, text: str, intent: str, session_id: str, persona
         if wanted:
             reasons.append("has the " + ", ".join(f"{k} {val}" for k, val in wanted.items()) + " you asked for")
         if high is not None:
-            reasons.append(f"costs {money(v['price'])}, within your budget of {money(high)}")
+            reasons.append(f"within your budget of {money(high)}")
         liked = sorted(set(v["options"].items()) & past)
         if liked:
             reasons.append("matches what you bought before (" + ", ".join(val for _, val in liked[:2]) + ")")
         if not reasons:
-            reasons.append(f"in stock at {money(v['price'])}" + (" (the lowest price among matches)"
-                                                                   if v is chosen[0] else ""))
+            reasons.append(f"a {v['name']} in stock, as you asked" + ("; the lowest price of those that fit"
+                                                                      if v is chosen[0] else ""))
         reason = "; ".join(reasons)
         suggestions.append(ProductSuggestion(v["item_id"], v["product_id"], v["name"], v["options"], v["price"],
                                              v["available"], reason, bool(v.get("sponsored", False))))
         facts.append(variant_fact(v))
+    if high is not None:  # the customer's own figure, so the checker can see where "$150.00" comes from
+        facts.append(Fact("request:budget", "request", f"Budget the customer gave: {money(high)}", {"budget": high}))
     lines = [f"- {f.text} ({s.reason})" + (" [sponsored]" if s.sponsored else "")
              for f, s in zip(facts, suggestions)]
     template = "Here are some options that fit:\n" + "\n".join(lines)
@@ -95,5 +97,3 @@ def recommend(bot, state: dict, text: str, intent: str, session_id: str, persona
     out.products = suggestions
     return out
 
-
-__all__ = ["recommend", "Fact"]

@@ -1,0 +1,46 @@
+"""Product answers with citations from the store, recommendations with reasons, personalisation, the Runnable."""
+from __future__ import annotations
+
+from dialogue_helpers import make_bot
+
+
+def test_product_answer_cites_store_prices(demo_db, tmp_path):
+    bot = make_bot(demo_db, tmp_path)
+    r = bot.respond("How much is the gaming mouse in white?", session_id="p")
+    assert r.citations and all(c.id.startswith("item:") for c in r.citations)
+    for c in r.citations:
+        v = bot.store.get_variant(c.id.split(":", 1)[1])
+        assert v["name"] == "Gaming Mouse" and v["options"]["color"] == "white"
+        assert f"${v['price']:,.2f}" in r.text
+    assert r.claims_checked > 0 and r.claims_unsupported == 0
+
+
+def test_recommendations_fit_and_say_why(demo_db, tmp_path):
+    bot = make_bot(demo_db, tmp_path)
+    r = bot.respond("Can you recommend a white gaming mouse under $150?", session_id="p")
+    assert 1 <= len(r.products) <= 3
+    for p in r.products:
+        v = bot.store.get_variant(p.item_id)
+        assert v["available"] and v["price"] <= 150 and v["options"]["color"] == "white"
+        assert "color white" in p.reason and "$150.00" in p.reason and p.sponsored is False
+    assert r.claims_unsupported == 0
+
+
+def test_personalisation_can_be_turned_off(demo_db, tmp_path):
+    bot = make_bot(demo_db, tmp_path)
+    r = bot.respond("Please turn off personalisation", session_id="p")
+    assert "won't use your past orders" in r.text
+    assert bot.memory.session("p").personalise is False
+    bot.set_personalisation("p", True)
+    assert bot.memory.session("p").personalise is True
+
+
+def test_runnable_adapter(demo_db, tmp_path):
+    from bot.reply import Reply
+    from bot.runnable import as_runnable
+    runnable = as_runnable(make_bot(demo_db, tmp_path))
+    reply = runnable.invoke({"message": "hello", "session_id": "r"})
+    assert isinstance(reply, Reply) and reply.session_id == "r"
+    assert isinstance(runnable.invoke("hi"), Reply)
+    pieces = list(runnable.stream({"message": "hello", "session_id": "r2"}))
+    assert isinstance(pieces[-1], Reply) and "".join(pieces[:-1]) == pieces[-1].text
