@@ -107,9 +107,9 @@ def complete_sentences(text: str) -> str:
 
 def pieces(text: str, words: int = 3) -> Iterator[str]:
     """`text` in groups of `words` words, whitespace kept, so the pieces joined equal the text."""
-    tokens = re.findall(r"\S+\s*|\s+", text)
-    for i in range(0, len(tokens), max(words, 1)):
-        yield "".join(tokens[i:i + words])
+    tokens, n = re.findall(r"\S+\s*|\s+", text), max(words, 1)
+    for i in range(0, len(tokens), n):
+        yield "".join(tokens[i:i + n])
 
 
 class GroundedWriter:
@@ -170,9 +170,11 @@ class ScriptedWriter(GroundedWriter):
         return self.generator.calls
 
 
-def load_default_writer(quantize: bool | None = None, config: WriterConfig | None = None) -> GroundedWriter:
-    """The app's writer: the base model plus the shop's adapter, loaded on the first reply (not here)."""
+def load_default_writer(quantize: bool | None = None, config: WriterConfig | None = None,
+                        vocabulary: Vocabulary | None = None) -> GroundedWriter:
+    """The app's writer: the base model plus the shop's adapter, loaded on the first reply (not here).
+    `vocabulary`: the shop's option values (`claims.vocabulary_from_store(store)`); default the demo shop's."""
     config = config or WriterConfig()
     if quantize is not None:
         config = replace(config, quantize=quantize)
-    return GroundedWriter(ModelGenerator(config), config)
+    return GroundedWriter(ModelGenerator(config), config, vocabulary)
