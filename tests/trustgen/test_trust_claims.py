@@ -364,3 +364,14 @@ def test_option_names_and_everyday_words_are_not_option_claims(shop):
     checked = check(text, [fact_from_order(order)])
     stated_no = sum(v == "no" for i in order["items"] for v in i["options"].values())
     assert checked.unsupported == 0 and [c.value for c in checked.claims].count("no") == stated_no  # not "no need"
+
+
+def test_another_shops_vocabulary_is_used(store):
+    from trustgen.claims import Vocabulary, vocabulary_from_store
+    scarf = {"item_id": "1111111111", "product_id": "2222222222", "name": "Scarf", "price": 20.0,
+             "available": True, "options": {"color": "teal"}}
+    other = {**scarf, "item_id": "3333333333", "options": {"color": "mauve"}}
+    vocab = Vocabulary.from_variants([scarf, other])
+    assert check("The Scarf comes in mauve.", [fact_from_variant(scarf)], vocab).unsupported == 1
+    assert check("The Scarf comes in mauve.", [fact_from_variant(scarf)]).unsupported == 0  # demo shop: not a colour
+    assert "blue" in vocabulary_from_store(store).values
