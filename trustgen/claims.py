@@ -692,7 +692,7 @@ class _Checker:
 
 def degenerate(text: str) -> bool:
     """A looping model output: a line or sentence of 3+ words said twice, a 4-word sequence said three times,
-    or one word making up a fifth of the text. Such text is not sent even if its values check out."""
+    a 6-word sequence twice, or one word making up a fifth of the text. Such text is not sent even if its values check out."""
     parts = [" ".join(p.lower().split()) for p in re.split(r"[\n.!?:]+", text or "")]
     parts = [p for p in parts if len(p.split()) >= 3]
     if len(parts) != len(set(parts)):
@@ -701,6 +701,9 @@ def degenerate(text: str) -> bool:
     grams = [tuple(words[i:i + 4]) for i in range(len(words) - 3)]
     if any(grams.count(g) >= 3 for g in set(grams)):
         return True
+    six = [tuple(words[i:i + 6]) for i in range(len(words) - 5)]
+    if len(six) != len(set(six)):
+        return True  # a six-word stretch said twice
     long_words = [w for w in words if len(w) >= 4]
     top = max((long_words.count(w) for w in set(long_words)), default=0)
     return top >= 4 and top > 0.2 * len(words)  # one word over and over ("9612497925: 9612497925: ...")
