@@ -165,6 +165,9 @@ class Bot:
         if out is not None:
             out.confidence = max(confidence, 0.9) if out.awaiting or out.action else confidence
             return self._checked(out, state, text, session_id), out.facts, personalise
+        redo = state.pop("redo_flow", None)
+        if redo:  # the customer just identified themselves for a request made before
+            flow, intent = redo, redo
         if flow is None:
             prediction = self.classifier.predict(text)
             intent, confidence = prediction.intent, prediction.confidence

@@ -131,6 +131,7 @@ def answer(bot, state, text, flow, intent, confidence, session_id, personalise):
                        action="personalisation"), [], on
     if flow == "privacy_show":
         if not state.get("user_id"):
+            state["after_identify"] = {"flow": "privacy_show", "intent": intent, "text": text}
             return Outcome(t["privacy_needs_id"], "privacy_what_you_know", awaiting="identify"), [], personalise
         from .privacy import customer_data, render_customer_data
         data = customer_data(bot.store, bot.memory, state["user_id"])

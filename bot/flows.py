@@ -72,11 +72,11 @@ class Flows:
     def say(self, key: str, intent: str, awaiting: str = "", **kw) -> Outcome:
         return Outcome(self.t[key].format(**kw), intent, awaiting=awaiting)
 
-    def method_label(self, m: dict) -> str:
+    def method_label(self, m: dict, balance: bool = True) -> str:
         if m["source"] == "credit_card":
             return f"{m.get('brand', 'credit').title()} credit card ending in {m.get('last_four', '????')}"
         if m["source"] == "gift_card":
-            return f"gift card {m['id']} (balance {money(m.get('balance', 0.0))})"
+            return f"gift card {m['id']}" + (f" (balance {money(m.get('balance', 0.0))})" if balance else "")
         return f"PayPal ({m['id']})"
 
     def methods_text(self, methods: dict, ids=None) -> str:
@@ -187,6 +187,9 @@ class Flows:
             task["notes"] = (task.get("notes", "") + "\n" + text)[-2000:]
         if not task:
             later = state.pop("after_identify", None) if just_identified else None
+            if later and later["flow"] in ANSWERED_ELSEWHERE:  # e.g. "what do you know about me", now answerable
+                state["redo_flow"] = later["flow"]
+                return None
             if later and flow not in ("order_status", "gift_card", "payment_methods"):
                 flow, intent, text = later["flow"], later["intent"], later["text"] + "\n" + text
             info = self.info(state, text, flow, intent, just_identified)
@@ -565,7 +568,7 @@ class Flows:
                 old = s.get_order(task["order_id"])["payment_history"][0]["payment_method_id"]
                 order = s.modify_pending_order_payment(task["order_id"], task["payment"])
                 text = self.t["done_modify_payment"].format(order_id=order["order_id"], method=self.method_label(
-                    methods[task["payment"]]), refund=self.refund_note(old))
+                    methods[task["payment"]], balance=False), refund=self.refund_note(old))
                 action = "modify_pending_order_payment"
             elif kind == "return":
                 before = s.get_order(task["order_id"])
@@ -573,7 +576,7 @@ class Flows:
                 items = [next(i for i in before["items"] if i["item_id"] == x) for x in task["items"]]
                 text = self.t["done_return"].format(order_id=order["order_id"], items="; ".join(
                     item_label(i) for i in items), amount=money(sum(i["price"] for i in items)),
-                    method=self.method_label(methods[task["payment"]]))
+                    method=self.method_label(methods[task["payment"]], balance=False))
                 action = "return_delivered_order_items"
             elif kind == "user_address":
                 s.modify_user_address(state["user_id"], task["address"])
@@ -585,7 +588,7 @@ class Flows:
                 changes = "; ".join(
                     f"{self.store.get_variant(n)['name']} ({slots.describe_options(self.store.get_variant(n)['options'])})"
                     for n in task["new_items"])
-                method = self.method_label(methods[task["payment"]])
+                method = self.method_label(methods[task["payment"]], balance=False)  # balances change
                 difference = (f"The price difference of {money(diff)} is paid with {method}." if diff > 0 else
                               f"The price difference of {money(-diff)} is refunded to {method}." if diff < 0 else
                               "There is no price difference.")

@@ -68,7 +68,7 @@ def test_ambiguous_yes_is_asked_again_and_only_yes_acts(demo_db, tmp_path):
     assert r.awaiting == "confirm" and "ordered by mistake" in r.text
     for hedge in ("maybe", "ok I guess?", "yes but..."):
         r = bot.respond(hedge, session_id="s")
-        assert r.awaiting == "confirm" and "clear answer" in r.text and r.action is None
+        assert r.awaiting == "confirm" and "clear yes or no" in r.text and r.action is None
         assert bot.store.export() == before
     r = bot.respond("yes", session_id="s")
     assert r.action == "cancel_pending_order"
@@ -103,3 +103,16 @@ def test_session_survives_restart(demo_db, tmp_path):
     r = again.respond("I ordered it by mistake", session_id="s")
     assert r.awaiting == "confirm" and "#W5442520" in r.text
     assert r.claims_checked > 0 and r.claims_unsupported == 0
+
+
+def test_what_do_you_know_and_forget_me(demo_db, tmp_path):
+    bot = make_bot(demo_db, tmp_path)
+    r = bot.respond("What do you know about me?", session_id="p")
+    assert r.awaiting == "identify"
+    r = bot.respond(OLIVIA, session_id="p")
+    assert "olivia" in r.text.lower() and "#W5442520" in r.text
+    before = bot.store.export()
+    r = bot.respond("Please forget me", session_id="p")
+    assert r.action == "forget" and "erased" in r.text
+    assert bot.memory.sessions_of("olivia_ito_3591") == [] and bot.memory.history("p") == []
+    assert bot.store.export() == before  # the shop's records of accounts and orders stay
