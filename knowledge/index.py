@@ -37,8 +37,8 @@ class SearchConfig:
     rrf_k: int = 60  # the usual constant from the RRF paper; larger flattens the rank weights
     dense_weight: float = 0.6  # only for fusion="weighted"; 0.5-0.7 within 1-3 questions of each other
     candidates: int = 50  # hits taken from each retriever before fusing
-    faiss_threads: int = 1  # process-wide; one query at a time gains nothing from threads and, on a busy
-    # 2-core machine, OpenMP's waiting turned a 0.1 ms search into 10 ms (bench/search_bench.py)
+    faiss_threads: int = 1  # OpenMP threads for one search (set for the calling thread only, then restored):
+    # a single query gains nothing from threads, and on a busy 2-core machine their waiting turned 0.1 ms into 10 ms
 
 
 @dataclass(frozen=True)
@@ -103,8 +103,6 @@ class SearchIndex:
 
     def __post_init__(self):
         import faiss
-        if self.config.faiss_threads:
-            faiss.omp_set_num_threads(self.config.faiss_threads)
         self._faiss = faiss.IndexIDMap2(faiss.IndexFlatIP(self.embedder.dim))
         self._entries: dict[str, _Entry] = {}
         self._order: list[str] = []  # document ids in document order (BM25 positions)
@@ -241,7 +239,13 @@ class SearchIndex:
             ids = np.asarray([self._entries[d].vector_id for d, ok in zip(self._order, allowed) if ok], dtype=np.int64)
             params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(ids))
         k = min(k, self._faiss.ntotal)
-        scores, ids = self._faiss.search(vector, k, params=params)
+        # omp_set_num_threads changes the calling thread's OpenMP setting, which torch shares: restore it
+        before = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(self.config.faiss_threads or before)
+        try:
+            scores, ids = self._faiss.search(vector, k, params=params)
+        finally:
+            faiss.omp_set_num_threads(before)
         return [(self._by_vector[int(i)], float(s)) for s, i in zip(scores[0], ids[0]) if i >= 0]
 
     def _keyword(self, query: str, k: int, allowed: np.ndarray | None) -> list[tuple[str, float]]:
