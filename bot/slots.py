@@ -167,10 +167,14 @@ def option_hits(text_norm: str, options: dict) -> int:
 
 def mentioned_values(text_norm: str, variants: list[dict]) -> dict[str, str]:
     """Option values of these variants that the text mentions, as {option: value}."""
-    keys = {k for variant in variants for k in variant["options"]}
+    values: dict[str, set] = {}
+    for variant in variants:
+        for k, v in variant["options"].items():
+            values.setdefault(k, set()).add(normalise(v))
     bare = text_norm
-    for k in sorted(keys, key=len, reverse=True):  # "bagged/bagless: bagless" names the option, not a value
-        bare = re.sub(rf"(?<!\w){re.escape(normalise(k))}(?!\w)", " ", bare)
+    for k in sorted(values, key=len, reverse=True):  # "bagged/bagless: bagless" names the option, not a value
+        if any(v in normalise(k) for v in values[k]):
+            bare = re.sub(rf"(?<!\w){re.escape(normalise(k))}(?!\w)", " ", bare)
     out = {}
     for variant in variants:
         for k, v in variant["options"].items():

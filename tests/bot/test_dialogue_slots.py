@@ -57,3 +57,8 @@ def test_item_and_option_matching():
     assert slots.mentioned_values(slots.normalise("waterproof yes"), [{"options": {"waterproof": "yes"}}]) == \
         {"waterproof": "yes"}
     assert slots.mentioned_values(slots.normalise("yes please"), [{"options": {"waterproof": "yes"}}]) == {}
+
+
+def test_option_name_inside_a_value_is_not_removed():
+    variants = [{"options": {"brand": "Brand A"}}, {"options": {"brand": "Brand C"}}]
+    assert slots.mentioned_values(slots.normalise("brand: Brand C"), variants) == {"brand": "Brand C"}
