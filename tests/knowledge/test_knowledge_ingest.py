@@ -65,3 +65,13 @@ def test_cli_run_prints_what_changed(data_dir, capsys, monkeypatch):
     args = parser.parse_args(["--rebuild"])
     args.data_dir = str(data_dir)
     assert run(args) == 0 and "rebuilt" in capsys.readouterr().out
+
+
+def test_setup_step_is_idempotent(data_dir, monkeypatch):
+    import knowledge.embeddings
+    from knowledge.ingest import setup_step
+    fake = HashEmbedder()
+    monkeypatch.setattr(knowledge.embeddings, "default_embedder", lambda: fake)
+    assert "built (641 documents)" in setup_step(data_dir)
+    assert "0 added, 0 changed, 0 metadata-only, 0 removed, 641 unchanged" in setup_step(data_dir)
+    assert "rebuilt" in setup_step(data_dir, force=True)
