@@ -4,25 +4,33 @@
     shopbot eval model       perplexity and factual accuracy, base model against fine-tuned
     shopbot eval intents     intent accuracy on the held-out customer-support utterances
     shopbot eval scenarios   scripted customers play the retail tasks against the assistant
+
+Each target module has `add_arguments(parser)` (its own options) and `run(args) -> int`.
 """
 from __future__ import annotations
 
 import importlib
 
 TARGETS = {
-    "search": "knowledge.evaluate",
-    "model": "trustgen.evaluate",
-    "intents": "bot.intent_eval",
-    "scenarios": "bot.evaluate",
+    "search": ("knowledge.evaluate", "retrieval: dense, BM25 and hybrid on shop and shopper questions"),
+    "model": ("trustgen.evaluate", "perplexity and factual accuracy, base model against fine-tuned"),
+    "intents": ("bot.intent_eval", "intent accuracy on the held-out customer-support utterances"),
+    "scenarios": ("bot.evaluate", "scripted customers play the retail tasks; pass^1, pass^k, unsupported claims"),
 }
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("target", choices=sorted(TARGETS), help="what to measure")
-    parser.add_argument("--limit", type=int, default=None, help="measure on at most this many examples")
-    parser.add_argument("--out", default=None, help="also write the figures as JSON to this file")
+    sub = parser.add_subparsers(dest="target", metavar="TARGET", required=True)
+    for name, (module_name, help_text) in TARGETS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        module = importlib.import_module(module_name)
+        if hasattr(module, "add_arguments"):
+            module.add_arguments(p)
+        else:
+            p.add_argument("--limit", type=int, default=None, help="measure on at most this many examples")
+            p.add_argument("--out", default=None, help="also write the figures as JSON to this file")
+        p.set_defaults(_eval_module=module)
 
 
 def run(args) -> int:
-    module = importlib.import_module(TARGETS[args.target])
-    return module.run(args)
+    return args._eval_module.run(args)
