@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from dataclasses import asdict, dataclass, replace
 
 from .claims import check, check_and_repair
@@ -87,7 +88,12 @@ def run(args) -> int:
     store = open_store(getattr(args, "data_dir", None) or default_data_dir())
     try:
         if args.list is not None:
-            for v in list_items(store, args.list):
+            found = list_items(store, args.list)
+            if not found:
+                names = sorted(store.get_product(p)["name"] for p in store.product_ids())
+                print(f"no product name contains {args.list!r}; products: {', '.join(names)}", file=sys.stderr)
+                return 1
+            for v in found:
                 name = store.get_product(v["product_id"])["name"]
                 opts = ", ".join(str(x) for x in v["options"].values())
                 print(f"{v['item_id']}  {name} ({opts})  ${v['price']:.2f}")

@@ -109,6 +109,8 @@ def test_cli_writes_labelled_copy_and_lists_ids(capsys, data_dir):
     assert copywriter.run(_args([ids[0], "--no-model", "--audience", "runners"], data_dir)) == 0
     out = capsys.readouterr().out
     assert out.startswith("Advertisement: For runners: the Water Bottle")
+    assert copywriter.run(_args(["--list", "spaceship"], data_dir)) == 1
+    assert "Water Bottle" in capsys.readouterr().err  # the products that do exist
 
 
 def test_cli_unknown_item_says_how_to_find_ids(data_dir):
