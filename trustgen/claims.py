@@ -137,7 +137,7 @@ _MEASURE = re.compile(r"(?<![\w.$#-])\d+(?:\.\d+)?\s?(?:W|V|ml|mAh|GB|TB|MP|K|in
 _STREET_TYPES = r"Road|Rd|Street|St|Avenue|Ave|Lane|Ln|Drive|Dr|Boulevard|Blvd|Court|Ct|Place|Pl|Way|Terrace|Parkway"
 _ADDRESS = [re.compile(r"\b\d{1,6}\s+(?:[A-Z][a-z]+\s+){1,3}(?:" + _STREET_TYPES + r")\b\.?|\b\d{1,6}\s+Broadway\b"),
             re.compile(r"\b(?:Suite|Apt|Apartment|Unit)\.?\s+#?\w+", re.I),
-            re.compile(r"\b[A-Z]{2}\s+(\d{5}(?:-\d{4})?)\b")]
+            re.compile(r"\b[A-Z]{2},?\s+(\d{5}(?:-\d{4})?)\b")]
 _NUMBER = re.compile(r"(?<![\w.$#/-])\d+(?:\.\d+)?(?![\w/-]|\.\d)")
 _STATUS_WORDS = _alternation(WORDING["order_statuses"]).replace(r"\ ", r"\s+")
 _STATUS = re.compile(r"\b(?:is|was|has\s+been|have\s+been|are|status(?:\s+is)?|shows|now|currently|still|stays|:)\s+"
@@ -182,6 +182,10 @@ def extract_claims(text: str, vocabulary: Vocabulary | None = None) -> list[Span
         add("id", m, "#" + m.group(0).lstrip("#"), "order")
     for m in _MONEY.finditer(text):
         add("price", m, _norm_money(m.group(0)))
+    for n, pattern in enumerate(_ADDRESS):
+        for m in pattern.finditer(text):
+            value = m.group(1) if n == 2 else " ".join(m.group(0).lower().rstrip(".").split())
+            add("id", m, value, "address")
     for m in _LONG_ID.finditer(text):
         add("id", m, m.group(0), "item" if len(m.group(0)) == 10 else "number")
     for m in _DATE.finditer(text):
@@ -216,10 +220,6 @@ def extract_claims(text: str, vocabulary: Vocabulary | None = None) -> list[Span
     for m in _DESTINATIONS.finditer(text):
         if _REFUND.search(_sentence_at(text, m.start())):
             add("policy", m, m.group(0).lower(), "destination")
-    for n, pattern in enumerate(_ADDRESS):
-        for m in pattern.finditer(text):
-            value = m.group(1) if n == 2 else " ".join(m.group(0).lower().rstrip(".").split())
-            add("id", m, value, "address")
     for m in _MEASURE.finditer(text):
         add("amount", m, re.sub(r"\s+", "", m.group(0)).lower(), "measure")
     for m in _NUMBER.finditer(text):

@@ -375,3 +375,13 @@ def test_another_shops_vocabulary_is_used(store):
     assert check("The Scarf comes in mauve.", [fact_from_variant(scarf)], vocab).unsupported == 1
     assert check("The Scarf comes in mauve.", [fact_from_variant(scarf)]).unsupported == 0  # demo shop: not a colour
     assert "blue" in vocabulary_from_store(store).values
+
+
+def test_an_address_in_the_records_checks_out_even_when_its_street_is_an_option_word(shop):
+    addr = {"address1": "931 Maple Drive", "address2": "Suite 985", "city": "Philadelphia", "state": "PA",
+            "zip": "19031", "country": "USA"}
+    fact = Fact("customer:x", "customer", "Default address: 931 Maple Drive, Suite 985, Philadelphia, PA, 19031",
+                {"address": addr})
+    checked = check("Your default address is 931 Maple Drive, Suite 985, Philadelphia, PA, 19031, USA.", [fact])
+    assert checked.unsupported == 0 and {c.value for c in checked.claims} >= {"931 maple drive", "suite 985", "19031"}
+    assert check("Your default address is 932 Maple Drive.", [fact]).unsupported == 1
