@@ -277,7 +277,12 @@ def stream(loaded: LoadedModel, messages: list[dict], **kwargs) -> Iterator[str]
 
 
 def main(argv: list[str] | None = None) -> int:
+    import torch
+
+    from .writer import WriterConfig
+
     message = " ".join(argv if argv is not None else sys.argv[1:]) or "Hello!"
+    torch.set_num_threads(WriterConfig().threads or torch.get_num_threads())  # the writer's measured default
     loaded = load_model()
     from .prompting import build_messages
     from .types import ReplyRequest
