@@ -454,9 +454,11 @@ class Flows:
             chosen = (named or eligible)[0]
             problem = self.gift_card_short(methods[chosen], task, order)
             if problem:
-                return self.say("payment_not_allowed", intent, awaiting="payment",
-                                method=self.method_label(methods[chosen]), why=problem,
-                                methods=self.methods_text(methods, eligible))
+                out = self.say("payment_not_allowed", intent, awaiting="payment",
+                               method=self.method_label(methods[chosen]), why=problem[0],
+                               methods=self.methods_text(methods, eligible))
+                out.facts = [self.amounts_fact(order["order_id"], order["status"], amount_to_pay=problem[1])]
+                return out
             task["payment"] = chosen
             return None
         if kind == "return":
@@ -468,18 +470,19 @@ class Flows:
         return self.say("ask_payment", intent, awaiting="payment", purpose=purpose,
                         methods=self.methods_text(methods, eligible))
 
-    def gift_card_short(self, method, task, order) -> str:
+    def gift_card_short(self, method, task, order) -> tuple[str, float] | None:
+        """(why, amount) when a gift card cannot pay what this change costs, else None."""
         if method["source"] != "gift_card":
-            return ""
+            return None
         if task["kind"] == "payment":
             need = order["payment_history"][0]["amount"]
         elif task["kind"] in ("exchange", "modify_items"):
             need = self.price_difference(task, order)
         else:
-            return ""
+            return None
         if method.get("balance", 0.0) < need:
-            return f"its balance of {money(method.get('balance', 0.0))} doesn't cover {money(need)}"
-        return ""
+            return f"its balance of {money(method.get('balance', 0.0))} doesn't cover {money(need)}", need
+        return None
 
     # ------------------------------------------------------------ confirmation and action
     def details(self, task, user) -> str:

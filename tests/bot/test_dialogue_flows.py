@@ -58,6 +58,7 @@ def test_gift_card_without_enough_balance(demo_db, tmp_path):
          "The smart watch", "I'd like the one with color: gold, display: AMOLED")
     r = bot.respond("Please use my gift card", session_id="s")
     assert "can't be used" in r.text and "doesn't cover" in r.text and r.awaiting == "payment"
+    assert r.claims_unsupported == 0  # the amount it must cover is a computed fact, checked like the rest
     assert bot.store.export() == before
 
 
