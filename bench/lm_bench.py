@@ -14,6 +14,8 @@ import statistics
 import time
 from pathlib import Path
 
+from trustgen.quantize import KEEP_FLOAT
+
 
 def memory_bandwidth(mb: int = 256, repeats: int = 5) -> float:
     """Bytes per second moved by a large array copy (read + write), best of `repeats`."""
@@ -49,22 +51,27 @@ def main(argv=None) -> int:
     parser.add_argument("--max-new-tokens", type=int, default=48, help="longest reply generated while timing")
     parser.add_argument("--ppl-examples", type=int, default=40, help="validation examples for perplexity")
     parser.add_argument("--adapter", default="default", help="adapter folder, 'default' or 'none'")
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 suits a shared CPU)")
+    parser.add_argument("--keep-float", default=",".join(KEEP_FLOAT),
+                        help="comma-separated linear layer names left in float32 by int8 ('' quantizes all)")
     parser.add_argument("--out", default=None, help="also write the figures as JSON here")
     args = parser.parse_args(argv)
 
     import torch
     from trustgen.evaluate import score_perplexity, validation_records
     from trustgen.generate import load_model
-    from trustgen.quantize import weight_bytes
+    from trustgen.quantize import quantize_int8, weight_bytes
     torch.set_num_threads(args.threads)
     bandwidth = memory_bandwidth()
     records = validation_records(limit=max(args.ppl_examples, args.prompts))
     timed = records[:args.prompts]
     adapter = None if args.adapter == "none" else args.adapter
     rows = {}
+    keep_float = tuple(n.strip() for n in args.keep_float.split(",") if n.strip())
     for name, quantize in (("fp32", False), ("int8", True)):
-        loaded = load_model(adapter_path=adapter, quantize=quantize)
+        loaded = load_model(adapter_path=adapter)
+        if quantize:
+            quantize_int8(loaded.model, keep_float=keep_float)
         size = weight_bytes(loaded.model)
         row = {"weight_bytes_per_token": size["weight_bytes"],
                "bandwidth_bound_tokens_per_s": bandwidth / size["weight_bytes"]}
@@ -78,7 +85,7 @@ def main(argv=None) -> int:
 
     print(f"\nmodel: {'base' if adapter is None else 'base + adapter (merged)'}; memory bandwidth "
           f"{bandwidth / 1e9:.1f} GB/s (numpy copy); {args.threads} threads; {args.prompts} prompts; "
-          f"perplexity on {args.ppl_examples} validation examples\n")
+          f"perplexity on {args.ppl_examples} validation examples; int8 keeps {keep_float or 'nothing'} in float32\n")
     print("| variant | TTFT (s) | decode tok/s | weights read/token (MB) | bandwidth bound tok/s | share of bound "
           "| val perplexity |")
     print("|---|---|---|---|---|---|---|")
@@ -88,6 +95,7 @@ def main(argv=None) -> int:
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps({"bandwidth_bytes_per_s": bandwidth, "threads": args.threads,
+                                              "keep_float": keep_float, "adapter": args.adapter,
                                               "variants": rows}, indent=1), encoding="utf-8")
     return 0
 

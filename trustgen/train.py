@@ -259,7 +259,13 @@ def train(cfg: TrainConfig, log=functools.partial(print, flush=True)) -> dict:
     val_after = perplexity(*dataset_nll(model, batches(val_set, cfg.batch_size, pad_id)))
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
+    card = out / "README.md"
+    kept_card = card.read_text(encoding="utf-8") if card.is_file() else None
+    for peft_config in getattr(model, "peft_config", {}).values():  # a name, not this machine's path
+        peft_config.base_model_name_or_path = Path(str(peft_config.base_model_name_or_path)).name
     model.save_pretrained(out)
+    if kept_card is not None:  # peft rewrites README.md; the model card written for the adapter stays
+        card.write_text(kept_card, encoding="utf-8")
     if cfg.lora_r <= 0:
         tokenizer.save_pretrained(out)
     record = {"config": dataclasses.asdict(cfg), "steps_done": len(losses), "train_examples": len(train_set),
