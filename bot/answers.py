@@ -101,8 +101,9 @@ def product_answer(bot, text, intent, session_id) -> Outcome:
     name = shown[0]["name"]
     lines = [f"- {f.text}" for f in facts]
     more = f"\n({len(fitting) - len(shown)} more options of the {name}.)" if len(fitting) > len(shown) else ""
-    template = f"Here is what our catalog says:\n" + "\n".join(lines) + more
-    return write(bot, text, facts, template, intent or "product_question", session_id)
+    template = "Here is what our catalog says:\n" + "\n".join(lines) + more
+    # one or two variants: the model may word it; a longer list is clearer as the list itself
+    return write(bot, text, facts, template, intent or "product_question", session_id, use_model=len(facts) <= 2)
 
 
 def faq_answer(bot, text, intent, session_id, passages=None) -> Outcome:
@@ -111,8 +112,10 @@ def faq_answer(bot, text, intent, session_id, passages=None) -> Outcome:
     if not hits:
         return Outcome(bot.flows.t["unclear"], "unclear", confidence=0.2)
     facts = [Fact(h.id, h.id.split(":")[0], h.text) for h in hits[:3]]
-    template = facts[0].text
-    out = write(bot, text, facts, template, intent or "policy_question", session_id)
+    first, _, rest = facts[0].text.partition("\n")
+    template = rest.strip() if first.rstrip().endswith("?") and rest.strip() else facts[0].text
+    # the shop's own FAQ and policy wording, as written: a reworded rule is a risk with nothing to gain
+    out = write(bot, text, facts, template, intent or "policy_question", session_id, use_model=False)
     out.citations = out.citations or [Citation(facts[0].id, facts[0].kind, facts[0].text)]
     return out
 

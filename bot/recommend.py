@@ -56,7 +56,9 @@ def recommend(bot, state: dict, text: str, intent: str, session_id: str, persona
             cheapest = min(pool, key=lambda v: v["price"])
             fact = variant_fact(cheapest)
             msg += f" The lowest price among matching items is {money(cheapest['price'])} ({fact.text})."
-            return Outcome(msg, intent, facts=[fact], confidence=0.6)
+            out = write(bot, text, [fact], msg, intent, session_id, use_model=False)
+            out.confidence = 0.6
+            return out
         return Outcome(msg, intent, confidence=0.5)
     past_products, past = (set(), set())
     if personalise and state.get("user_id"):
