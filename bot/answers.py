@@ -151,7 +151,7 @@ def answer(bot, state, text, flow, intent, confidence, session_id, personalise):
         out = product_answer(bot, text, intent, session_id)
         out.confidence = confidence
         return out, out.facts, personalise
-    if flow == "policy":
+    if flow == "policy" or re.search(r"\bpolic(y|ies)\b", text.lower()):
         out = faq_answer(bot, text, intent, session_id)
         out.confidence = confidence
         return out, out.facts, personalise

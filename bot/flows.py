@@ -214,8 +214,9 @@ class Flows:
 
     def task_kind(self, flow: str, text: str) -> str | None:
         t = text.lower()
-        if flow in ("policy", "product") and not slots.order_ids(text) and re.search(
-                r"\b(policy|policies|how (do|does|can|long|much)|can i|is it possible|what happens|do you)\b", t):
+        asks_how = re.search(r"\b(how (do|does|can|long|much)|can i|is it possible|what happens|do you)\b", t)
+        if not slots.order_ids(text) and (re.search(r"\bpolic(y|ies)\b", t) or
+                                          (flow in ("policy", "product") and asks_how)):
             return None  # a question about how things work, not a request to act
         if flow == "address" or re.search(r"\baddress\b", t):
             if re.search(r"\b(default|my address|profile|account)\b", t) and not slots.order_ids(text):

@@ -44,3 +44,14 @@ def test_runnable_adapter(demo_db, tmp_path):
     assert isinstance(runnable.invoke("hi"), Reply)
     pieces = list(runnable.stream({"message": "hello", "session_id": "r2"}))
     assert isinstance(pieces[-1], Reply) and "".join(pieces[:-1]) == pieces[-1].text
+
+
+def test_policy_question_is_answered_in_the_shops_words(demo_db, tmp_path):
+    from knowledge.faq import load_faq, load_policy
+    bot = make_bot(demo_db, tmp_path)
+    before = bot.store.export()
+    r = bot.respond("What is your return policy for delivered orders?", session_id="q")
+    assert r.awaiting == "" and r.citations and {c.kind for c in r.citations} <= {"faq", "policy"}
+    sources = [e.answer for e in load_faq()] + [load_policy()]
+    assert any(r.text.strip() in " ".join(s.split()) or r.text.strip() in s for s in sources)
+    assert bot.store.export() == before
