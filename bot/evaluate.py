@@ -189,13 +189,17 @@ def run(args) -> int:
     return 0
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_arguments(parser) -> None:
     parser.add_argument("--limit", type=int, default=None, help="at most this many tasks per set")
     parser.add_argument("--repeats", type=int, default=REPEATS, help="runs per task (pass^k uses k = this)")
     parser.add_argument("--train-sample", type=int, default=TRAIN_SAMPLE, help="train tasks sampled (seeded)")
     parser.add_argument("--seed", type=int, default=SEED, help="seed of the train sample")
     parser.add_argument("--out", default=None, help="also write the report as JSON here")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(parser)
     return run(parser.parse_args())
 
 
