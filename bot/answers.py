@@ -136,11 +136,12 @@ def answer(bot, state, text, flow, intent, confidence, session_id, personalise):
         if not state.get("user_id"):
             state["after_identify"] = {"flow": "privacy_show", "intent": intent, "text": text}
             return Outcome(t["privacy_needs_id"], "privacy_what_you_know", awaiting="identify"), [], personalise
-        from .privacy import customer_data, render_customer_data
+        from .privacy import customer_data, customer_facts, render_customer_data
         data = customer_data(bot.store, bot.memory, state["user_id"])
-        return Outcome(render_customer_data(data), "privacy_what_you_know",
-                       citations=[Citation(f"customer:{state['user_id']}", "customer", "your account and our "
-                                           "conversations")]), [], personalise
+        facts = customer_facts(bot.store, data)  # the account summary is checked and cited like any reply
+        out = write(bot, text, facts, render_customer_data(data), "privacy_what_you_know", session_id,
+                    use_model=False)
+        return out, facts, personalise
     if flow == "privacy_forget":
         return Outcome(t["forget_session"], "privacy_forget", action="forget"), [], personalise
     if flow in ("recommend",):
