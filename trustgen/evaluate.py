@@ -123,8 +123,8 @@ def run(args) -> int:
     from .generate import DEFAULT_ADAPTER, load_model
     from .errors import ModelFilesError
     import torch
-    # One thread by default: on a shared CPU two threads wait on each other at every operation (greedy decoding
-    # measured 5.9 tokens/s on one thread against 0.3 on two on a busy 2-core machine).
+    # One thread by default: on a shared CPU two threads wait on each other at every operation (see the
+    # thread note in docs/model.md: greedy decoding ran many times slower on two threads of a busy machine).
     torch.set_num_threads(getattr(args, "threads", None) or 1)
     limit = getattr(args, "limit", None) or 100
     adapter = Path(getattr(args, "adapter", None) or DEFAULT_ADAPTER)
