@@ -466,7 +466,11 @@ def main(argv=None) -> int:
     parser.add_argument("--out", required=True, help="folder to write train.jsonl and val.jsonl into")
     parser.add_argument("--seed", type=int, default=0, help="seed for phrasing choices and the split")
     args = parser.parse_args(argv)
-    examples = build_examples(args.data_root, args.seed)
+    try:
+        examples = build_examples(args.data_root, args.seed)
+    except TrustgenError as exc:
+        print(f"error: {exc}")
+        return 2
     paths = write_jsonl(examples, args.out)
     counts = {k: sum(1 for e in examples if (e.held_out == (k == "val"))) for k in paths}
     print(f"wrote {counts['train']} training and {counts['val']} validation examples to {args.out}")

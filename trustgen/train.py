@@ -36,7 +36,7 @@ class ConfigError(TrustgenError):
 class TrainConfig:
     model: str = "base"  # "base": the converted SmolLM2 folder; "tiny": random GPT-2 (trustgen/tiny.py); or a path
     out: str = "trustgen/adapters/shop-lora"
-    data_dir: str = ""  # folder with train.jsonl/val.jsonl; "" builds them from data_root into <out>/data
+    dataset_dir: str = ""  # folder with train.jsonl/val.jsonl; "" builds them from data_root into <out>/data
     data_root: str = ""  # shared data folder; "" is ../shared/data beside the repo
     keep_data: bool = False  # keep the built jsonl files in <out>/data (off: they are large and rebuildable)
     seed: int = 0
@@ -91,7 +91,7 @@ def load_config(name: str = "shop-lora", **overrides) -> TrainConfig:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default="shop-lora", help="preset name in trustgen/presets or a TOML path")
     helps = {"model": "'base', 'tiny' or a model folder", "out": "folder to write the adapter into",
-             "data_dir": "folder with train.jsonl and val.jsonl (default: build them)",
+             "dataset_dir": "folder with train.jsonl and val.jsonl (default: build them)",
              "data_root": "shared data folder for building the set", "keep_data": "keep the built jsonl files",
              "seed": "seed for data, split and init", "steps": "optimizer steps", "batch_size": "examples per step",
              "lr": "peak learning rate", "warmup_steps": "linear warm-up steps", "weight_decay": "AdamW decay",
@@ -159,8 +159,8 @@ def batches(encoded, batch_size: int, pad_id: int):
 
 def prepare_data(cfg: TrainConfig) -> tuple[Path, Path]:
     from .dataset import build_examples, write_jsonl
-    if cfg.data_dir:
-        return Path(cfg.data_dir) / "train.jsonl", Path(cfg.data_dir) / "val.jsonl"
+    if cfg.dataset_dir:
+        return Path(cfg.dataset_dir) / "train.jsonl", Path(cfg.dataset_dir) / "val.jsonl"
     paths = write_jsonl(build_examples(cfg.data_root or None, cfg.seed), Path(cfg.out) / "data")
     return paths["train"], paths["val"]
 
@@ -274,7 +274,7 @@ def train(cfg: TrainConfig, log=functools.partial(print, flush=True)) -> dict:
               sum(losses[-cfg.log_every:]) / len(losses[-cfg.log_every:]), "losses": [round(x, 4) for x in losses],
               "val_examples": len(val_set), "val_perplexity_before": val_before, "val_perplexity_after": val_after}
     (out / "train_log.json").write_text(json.dumps(record, indent=1), encoding="utf-8")
-    if not cfg.keep_data and not cfg.data_dir:
+    if not cfg.keep_data and not cfg.dataset_dir:
         for path in (train_path, val_path):
             path.unlink(missing_ok=True)
         if (out / "data").is_dir() and not any((out / "data").iterdir()):

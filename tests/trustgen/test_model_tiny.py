@@ -102,7 +102,7 @@ def test_lora_adapter_saves_in_the_format_the_app_loads(tiny_run, tmp_path):
         (data / f"{split}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert len(read_jsonl(data / "train.jsonl")) == 40
     cfg = load_config("tiny", model=str(out), out=str(tmp_path / "lora"), steps=3, lora_r=4,
-                      target_modules=("c_attn",), data_dir=str(data), val_examples=4)
+                      target_modules=("c_attn",), dataset_dir=str(data), val_examples=4)
     train(cfg, log=lambda *_: None)
     assert (tmp_path / "lora" / "adapter_config.json").is_file()
     assert (tmp_path / "lora" / "adapter_model.safetensors").is_file()
