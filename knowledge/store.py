@@ -198,15 +198,13 @@ class Store:
         """Pay a pending order with another of the customer's methods; the old one is refunded."""
         with self.transaction() as conn:
             order = self._order_for_action("modify payment", order_id, "pending")
-            method = self._method("modify payment", order["user_id"], payment_method_id)
             history = order["payment_history"]
             if len(history) != 1 or history[0]["transaction_type"] != "payment":
                 raise ActionError("modify payment", "the order's payment has already been changed")
             old_id, amount = history[0]["payment_method_id"], history[0]["amount"]
             if payment_method_id == old_id:
                 raise ActionError("modify payment", "the new payment method is the one already used")
-            if method["source"] == "gift_card" and method["balance"] < amount:
-                raise ActionError("modify payment", f"gift card balance {method['balance']:.2f} is less than {amount:.2f}")
+            method = self._method_covering("modify payment", order["user_id"], payment_method_id, amount)
             history.append({"transaction_type": "payment", "amount": amount, "payment_method_id": payment_method_id})
             history.append({"transaction_type": "refund", "amount": amount, "payment_method_id": old_id})
             if method["source"] == "gift_card":
@@ -222,9 +220,7 @@ class Store:
         with self.transaction() as conn:
             order = self._order_for_action("modify items", order_id, "pending")
             diff, new_variants = self._price_difference("modify items", order, item_ids, new_item_ids)
-            method = self._method("modify items", order["user_id"], payment_method_id)
-            if method["source"] == "gift_card" and method["balance"] < diff:
-                raise ActionError("modify items", f"gift card balance {method['balance']:.2f} cannot pay {diff:.2f}")
+            method = self._method_covering("modify items", order["user_id"], payment_method_id, diff)
             order["payment_history"].append({"transaction_type": "payment" if diff > 0 else "refund",
                                              "amount": abs(diff), "payment_method_id": payment_method_id})
             if method["source"] == "gift_card":
@@ -257,9 +253,7 @@ class Store:
         with self.transaction() as conn:
             order = self._order_for_action("exchange", order_id, "delivered")
             diff, _ = self._price_difference("exchange", order, item_ids, new_item_ids)
-            method = self._method("exchange", order["user_id"], payment_method_id)
-            if method["source"] == "gift_card" and method["balance"] < diff:
-                raise ActionError("exchange", f"gift card balance {method['balance']:.2f} cannot pay {diff:.2f}")
+            self._method_covering("exchange", order["user_id"], payment_method_id, diff)
             order["status"] = "exchange requested"
             order["exchange_items"] = sorted(item_ids)
             order["exchange_new_items"] = sorted(new_item_ids)
@@ -292,6 +286,13 @@ class Store:
         if row is None:
             raise ActionError(action, f"payment method {method_id!r} is not one of the customer's")
         return _payment_dict(row)
+
+    def _method_covering(self, action: str, user_id: str, method_id: str, amount: float) -> dict:
+        """The customer's payment method; a gift card must hold at least `amount`."""
+        method = self._method(action, user_id, method_id)
+        if method["source"] == "gift_card" and method["balance"] < amount:
+            raise ActionError(action, f"gift card balance {method['balance']:.2f} cannot pay {amount:.2f}")
+        return method
 
     def _price_difference(self, action, order, item_ids, new_item_ids) -> tuple[float, list[dict]]:
         if len(item_ids) != len(new_item_ids) or not item_ids:

@@ -10,63 +10,15 @@ import re
 import threading
 import time
 from collections import defaultdict, deque
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.memory import ConversationSummary, Ticket, Turn
 from bot.reply import Citation, ProductSuggestion, Reply
+from bot.staff import Draft, DraftSentence
 from knowledge.store import open_store
 from bot.text import clean_message
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
-
-
-@dataclass(frozen=True)
-class FakeTurn:
-    turn_id: int
-    session_id: str
-    role: str
-    text: str
-    reply: dict | None
-    created: float
-    helpful: bool | None = None
-
-
-@dataclass(frozen=True)
-class FakeTicket:
-    ticket_id: int
-    session_id: str
-    user_id: str | None
-    reason: str
-    summary: str
-    status: str
-    created: float
-
-
-@dataclass(frozen=True)
-class FakeSummary:
-    session_id: str
-    user_id: str | None
-    status: str
-    turns: int
-    last_message: str
-    updated: float
-    intents: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class FakeDraftSentence:
-    text: str
-    evidence: list[Citation]
-    flagged: bool
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class FakeDraft:
-    session_id: str
-    sentences: list[FakeDraftSentence]
-    text: str
-    question: str = ""  # the customer's message the draft answers
 
 
 class FakeBot:
@@ -80,11 +32,11 @@ class FakeBot:
         self.stream_delay = 0.0
         self._health = health or {"database": "ok", "search": "ok", "model": "ok"}
         self._lock = threading.Lock()
-        self._turns: dict[str, list[FakeTurn]] = defaultdict(list)
+        self._turns: dict[str, list[Turn]] = defaultdict(list)
         self._users: dict[str, str] = {}
         self.personalise: dict[str, bool] = {}
         self._status: dict[str, str] = {}
-        self._tickets: list[FakeTicket] = []
+        self._tickets: list[Ticket] = []
         self._next_turn = 1
         self._products = [(p["name"].lower(), p) for p in self.store.variants()]
 
@@ -113,7 +65,7 @@ class FakeBot:
         reply = Reply(**{**reply.__dict__, "turn_id": turn_id, "session_id": session_id})
         with self._lock:  # store the final dict, turn id included, like the real memory does
             turns = self._turns[session_id]
-            turns[-1] = FakeTurn(**{**turns[-1].__dict__, "reply": reply.to_dict()})
+            turns[-1] = Turn(**{**turns[-1].__dict__, "reply": reply.to_dict()})
         return reply
 
     def stream(self, message: str, session_id: str = "default"):
@@ -147,7 +99,7 @@ class FakeBot:
     def request_handover(self, session_id: str, reason: str = "customer asked for a person") -> Reply:
         summary = self._last_user_text(session_id)
         with self._lock:
-            ticket = FakeTicket(len(self._tickets) + 1, session_id, self._users.get(session_id), reason,
+            ticket = Ticket(len(self._tickets) + 1, session_id, self._users.get(session_id), reason,
                                 summary, "open", time.time())
             self._tickets.append(ticket)
             self._status[session_id] = "handover"
@@ -160,7 +112,7 @@ class FakeBot:
             turns = self._turns[session_id]
             for i, turn in enumerate(turns):
                 if turn.turn_id == turn_id:
-                    turns[i] = FakeTurn(**{**turn.__dict__, "helpful": helpful})
+                    turns[i] = Turn(**{**turn.__dict__, "helpful": helpful})
                     return
         raise KeyError(f"no turn {turn_id} in session {session_id}")
 
@@ -182,30 +134,30 @@ class FakeBot:
                           "account and orders.", action="forget", session_id=session_id)
 
     # ------------------------------------------------------------ staff
-    def draft(self, session_id: str) -> FakeDraft:
+    def draft(self, session_id: str) -> Draft:
         last = self._last_user_text(session_id)
         answer = self._answer(last, session_id) if last else Reply(text="Hello, how can I help?")
-        sentences = [FakeDraftSentence(answer.text, list(answer.citations), flagged=not answer.citations,
+        sentences = [DraftSentence(answer.text, list(answer.citations), flagged=not answer.citations,
                                        note="" if answer.citations else "no fact supports this sentence")]
-        sentences.append(FakeDraftSentence("Our shipping is free on every order.", [], True,
+        sentences.append(DraftSentence("Our shipping is free on every order.", [], True,
                                            "claim could not be checked against the policy"))
-        return FakeDraft(session_id, sentences, " ".join(s.text for s in sentences), last)
+        return Draft(session_id, sentences, " ".join(s.text for s in sentences), last)
 
     def staff_reply(self, session_id: str, text: str, staff: str = "staff") -> int:
         return self._add(session_id, "staff", text, {"staff": staff})
 
-    def conversations(self) -> list[FakeSummary]:
+    def conversations(self) -> list[ConversationSummary]:
         with self._lock:
-            out = [FakeSummary(sid, self._users.get(sid), self._status.get(sid, "open"), len(turns),
+            out = [ConversationSummary(sid, self._users.get(sid), self._status.get(sid, "open"), len(turns),
                                turns[-1].text if turns else "", turns[-1].created if turns else 0.0,
                                sorted({(t.reply or {}).get("intent", "") for t in turns} - {""}))
                    for sid, turns in self._turns.items()]
         return sorted(out, key=lambda s: s.updated, reverse=True)
 
-    def handover_queue(self) -> list[FakeTicket]:
+    def handover_queue(self) -> list[Ticket]:
         return [t for t in self._tickets if t.status == "open"]
 
-    def transcript(self, session_id: str) -> list[FakeTurn]:
+    def transcript(self, session_id: str) -> list[Turn]:
         with self._lock:
             return list(self._turns.get(session_id, []))
 
@@ -235,7 +187,7 @@ class FakeBot:
         with self._lock:
             turn_id = self._next_turn
             self._next_turn += 1
-            self._turns[session_id].append(FakeTurn(turn_id, session_id, role, text, reply, time.time()))
+            self._turns[session_id].append(Turn(turn_id, session_id, role, text, reply, time.time(), None))
             return turn_id
 
     def _last_user_text(self, session_id: str) -> str:

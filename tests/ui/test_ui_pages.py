@@ -9,7 +9,7 @@ from ui.chat import ShopperChat, render_reply, safe_text
 from ui.config import UiConfig, load_config
 from ui.insights import summarise
 from ui.staff import StaffDesk, render_draft
-from ui.testing import FakeDraft, FakeDraftSentence
+from bot.staff import Draft, DraftSentence
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 
@@ -99,8 +99,8 @@ def test_staff_desk_lists_conversations_queue_and_a_draft_with_evidence(fake_bot
 
 
 def test_draft_sentences_show_evidence_and_flag_unchecked_claims():
-    draft = FakeDraft("s", [FakeDraftSentence("It costs $5.", [Citation("item:9", "product", "Pen: $5.00")], False),
-                            FakeDraftSentence(f"Ships free {HOSTILE}", [], True, "no fact about shipping")], "",
+    draft = Draft("s", [DraftSentence("It costs $5.", [Citation("item:9", "product", "Pen: $5.00")], False),
+                            DraftSentence(f"Ships free {HOSTILE}", [], True, "no fact about shipping")], "",
                       question=f"Is shipping free? {HOSTILE}")
     html = render_draft(draft)
     assert "Answering: <q>Is shipping free? &lt;img" in html
