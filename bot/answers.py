@@ -49,11 +49,11 @@ def variant_fact(v: dict) -> Fact:
 
 
 def write(bot, text: str, facts: list[Fact], template: str, intent: str, session_id: str,
-          use_model: bool = True) -> Outcome:
+          use_model: bool = True, must_state: tuple[str, ...] = ()) -> Outcome:
     history = tuple((t.role, t.text) for t in bot.memory.history(session_id, limit=bot.config.history_turns)
                     if t.role in ("user", "assistant"))
     request = ReplyRequest(message=text, facts=tuple(facts), template=template, history=history, intent=intent,
-                           use_model=use_model and bot.config.use_model)
+                           use_model=use_model and bot.config.use_model, must_state=must_state)
     checked = bot.writer.write(request)
     used = set(checked.sources) or {f.id for f in facts if f.text and f.text in template}
     citations = [Citation(f.id, f.kind, f.text) for f in facts if f.id in used] or \
@@ -103,7 +103,18 @@ def product_answer(bot, text, intent, session_id) -> Outcome:
     more = f"\n({len(fitting) - len(shown)} more options of the {name}.)" if len(fitting) > len(shown) else ""
     template = "Here is what our catalog says:\n" + "\n".join(lines) + more
     # one or two variants: the model may word it; a longer list is clearer as the list itself
-    return write(bot, text, facts, template, intent or "product_question", session_id, use_model=len(facts) <= 2)
+    return write(bot, text, facts, template, intent or "product_question", session_id, use_model=len(facts) <= 2,
+                 must_state=asked_kinds(t))
+
+
+def asked_kinds(normalised_question: str) -> tuple[str, ...]:
+    """What a product question asks for, as claim kinds the answer must state."""
+    kinds = []
+    if re.search(r"\b(how much|price|prices|cost|costs|expensive|cheap|cheaper|cheapest)\b", normalised_question):
+        kinds.append("price")
+    if re.search(r"\b(in stock|stock|available|availability|sold out|have any|do you have)\b", normalised_question):
+        kinds.append("availability")
+    return tuple(kinds)
 
 
 def faq_answer(bot, text, intent, session_id, passages=None) -> Outcome:

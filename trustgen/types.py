@@ -27,6 +27,9 @@ class ReplyRequest:
     history: tuple[tuple[str, str], ...] = ()  # (role, text), oldest first; role is 'user' or 'assistant'
     intent: str = ""
     use_model: bool = True  # False: send the template (confirmations of actions are always exact)
+    # Claim kinds the reply must state to answer the question ("price" for "how much is it?"): a model reply
+    # that leaves one out is correct but unhelpful, so the template (which states them) is sent instead.
+    must_state: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,12 @@ def usable_text(generation) -> str:
     return complete_sentences(generation.text) if cut else generation.text
 
 
+def missing_kinds(checked: CheckedReply, kinds: tuple[str, ...]) -> list[str]:
+    """The claim kinds in `kinds` that the checked reply does not state."""
+    stated = {c.kind for c in checked.claims if c.supported or c.repaired_to is not None}
+    return [k for k in kinds if k not in stated]
+
+
 def complete_sentences(text: str) -> str:
     """`text` up to its last full stop, question or exclamation mark ("" when it has none)."""
     ends = [m.end() for m in re.finditer(r"[.!?](?=\s|$)", text)]
@@ -141,6 +147,8 @@ class GroundedWriter:
             log.warning("model unavailable, sending templates: %s", exc)
             return replace(self.template_reply(request), fell_back=True)
         checked = check_and_repair(text, request.facts, request.template, self.vocabulary, said(request))
+        if not checked.fell_back and missing_kinds(checked, request.must_state):
+            return replace(self.template_reply(request), fell_back=True)
         return replace(checked, used_model=not checked.fell_back)
 
     def stream(self, request: ReplyRequest) -> Iterator[str]:

@@ -55,3 +55,15 @@ def test_policy_question_is_answered_in_the_shops_words(demo_db, tmp_path):
     sources = [e.answer for e in load_faq()] + [load_policy()]
     assert any(r.text.strip() in " ".join(s.split()) or r.text.strip() in s for s in sources)
     assert bot.store.export() == before
+
+
+def test_price_question_answered_without_a_price_gets_the_catalog_rows(tmp_path):
+    """The model says something true but not what was asked: the reply falls back to the rows with prices."""
+    from bot import Bot
+    from trustgen.writer import ScriptedWriter
+    writer = ScriptedWriter("The 1000ml glass water bottle is out of stock.")
+    bot = Bot.load(tmp_path / "shop", writer=writer)
+    reply = bot.respond("How much is the 1000ml glass water bottle?", session_id="price")
+    assert writer.calls, "the model was asked to word the answer"
+    assert "$49.72" in reply.text and "$47.84" in reply.text
+    assert reply.claims_unsupported == 0

@@ -93,3 +93,13 @@ def test_a_reply_cut_by_a_limit_keeps_whole_sentences_only():
     from trustgen.writer import complete_sentences
     assert complete_sentences("It costs $47.84. The status of your order is") == "It costs $47.84."
     assert complete_sentences("The status of your order #W7634667 is") == ""
+
+
+def test_a_reply_that_leaves_out_what_was_asked_sends_the_template(bottle):
+    """"How much is it?" answered with stock only is true but no answer: the template states the price."""
+    stock = "in stock" if bottle["available"] else "out of stock"
+    req = request(bottle, must_state=("price",))
+    reply = ScriptedWriter(f"The Water Bottle is {stock}.").write(req)
+    assert reply.fell_back and reply.text == req.template and not reply.used_model
+    answered = ScriptedWriter(f"The Water Bottle costs ${bottle['price']:.2f}.").write(req)
+    assert answered.used_model and not answered.fell_back
