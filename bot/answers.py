@@ -48,6 +48,9 @@ def variant_fact(v: dict) -> Fact:
                  "item_id": v["item_id"], "product_id": v["product_id"]})
 
 
+ORDER_FLOWS = ("cancel", "modify", "exchange", "return", "address", "payment")
+
+
 def write(bot, text: str, facts: list[Fact], template: str, intent: str, session_id: str,
           use_model: bool = True, must_state: tuple[str, ...] = ()) -> Outcome:
     history = tuple((t.role, t.text) for t in bot.memory.history(session_id, limit=bot.config.history_turns)
@@ -163,7 +166,8 @@ def answer(bot, state, text, flow, intent, confidence, session_id, personalise):
         out = product_answer(bot, text, intent, session_id)
         out.confidence = confidence
         return out, out.facts, personalise
-    if flow == "policy" or re.search(r"\bpolic(y|ies)\b", text.lower()):
+    # an order flow reaches here only when the flows read the message as a question about how orders work
+    if flow in ("policy", *ORDER_FLOWS) or re.search(r"\bpolic(y|ies)\b", text.lower()):
         out = faq_answer(bot, text, intent, session_id)
         out.confidence = confidence
         return out, out.facts, personalise

@@ -215,7 +215,10 @@ class Flows:
     def task_kind(self, flow: str, text: str) -> str | None:
         t = text.lower()
         asks_how = re.search(r"\b(how (do|does|can|long|much)|can i|is it possible|what happens|do you)\b", t)
-        if not slots.order_ids(text) and (re.search(r"\bpolic(y|ies)\b", t) or
+        # "can I cancel an order that ...?" asks about orders in general, not about one of the customer's
+        general = asks_how and re.search(r"\b(an?|any) (\w+ )?(order|item|product)\b|\borders\b", t) \
+            and not re.search(r"\b(my|mine|this|these)\b", t)
+        if not slots.order_ids(text) and (re.search(r"\bpolic(y|ies)\b", t) or general or
                                           (flow in ("policy", "product") and asks_how)):
             return None  # a question about how things work, not a request to act
         if flow == "address" or re.search(r"\baddress\b", t):

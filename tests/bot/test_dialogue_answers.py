@@ -1,6 +1,7 @@
 """Product answers with citations from the store, recommendations with reasons, personalisation, the Runnable."""
 from __future__ import annotations
 
+import pytest
 from dialogue_helpers import make_bot
 
 
@@ -67,3 +68,16 @@ def test_price_question_answered_without_a_price_gets_the_catalog_rows(tmp_path)
     assert writer.calls, "the model was asked to word the answer"
     assert "$49.72" in reply.text and "$47.84" in reply.text
     assert reply.claims_unsupported == 0
+
+
+@pytest.mark.parametrize("question, faq_id", [
+    ("Can I cancel an order that was already delivered?", "cancel-who"),
+    ("Can I return an item I received?", "return-who"),
+    ("How do I exchange a product for another size?", "exchange-who"),
+])
+def test_general_questions_about_orders_are_answered_without_asking_who_you_are(demo_db, tmp_path, question, faq_id):
+    bot = make_bot(demo_db, tmp_path)
+    before = bot.store.export()
+    r = bot.respond(question, session_id="general")
+    assert r.awaiting == "" and f"faq:{faq_id}" in [c.id for c in r.citations]
+    assert bot.store.export() == before
