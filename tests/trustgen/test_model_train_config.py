@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
 import pytest
 
@@ -11,7 +13,11 @@ from trustgen.train import ConfigError, TrainConfig, add_arguments, load_config,
 def test_presets_load_into_frozen_configs():
     shop = load_config("shop-lora")
     tiny = load_config("tiny")
-    assert shop.model == "base" and shop.lora_r > 0 and shop.max_len <= 384
+    assert shop.model == "base" and shop.lora_r > 0
+    # the preset reproduces the committed adapter: same settings as its training log
+    logged = json.loads((Path(__file__).parents[2] / "trustgen/adapters/shop-lora/train_log.json").read_text())["config"]
+    for key in ("steps", "batch_size", "lr", "max_len", "lora_r", "lora_alpha", "lora_layers", "seed"):
+        assert getattr(shop, key) == logged[key], key
     assert tiny.model == "tiny" and tiny.lora_r == 0
     with pytest.raises(Exception):
         shop.steps = 1  # frozen
