@@ -39,8 +39,6 @@ RULES = [
     ("thanks", re.compile(r"^(thanks|thank you|that's all|that is all|bye|goodbye|no,? that's (it|everything))"
                           r"\b", re.I)),
 ]
-ACCOUNT_FLOWS = {"cancel", "modify", "exchange", "return", "address", "payment", "payment_methods",
-                 "order_status", "gift_card"}
 
 
 def rule_flow(text: str) -> str | None:
