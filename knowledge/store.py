@@ -1,103 +1,97 @@
-"""The shop's database: catalog, customers and orders in SQLite, and the actions the shop's policy allows.
+"""The shop's database: catalog, customers and orders, and the actions the shop's policy allows.
 
-`Store.create(path)` imports the shop's JSON files (the demo shop by default); `Store(path)` opens an existing
-database. Reads return plain dicts in the source files' shape, so `export()` after import equals the source.
-Each action (cancel, modify, return, exchange, change address) checks the order's state, runs in one
-transaction and either changes everything it should or nothing, raising `ActionError` with the reason.
-It does not decide what a customer may ask for: that is the dialogue policy's job in `bot/`.
+`open_store(data_dir)` opens the shop where the settings put it: the SQLite file `data_dir/shop.db` by default,
+or the PostgreSQL database of $SHOPBOT_DATABASE_URL, filling an empty one from the shop's JSON files (the demo
+shop by default). `Store.create(path)` imports into a new SQLite file; `Store(path_or_database)` opens one.
+Reads return plain dicts in the source files' shape, so `export()` after import equals the source.
+Each action (cancel, modify, return, exchange, change address) locks the rows it changes, checks the order's
+state, runs in one transaction and either changes everything it should or nothing, raising `ActionError` with the
+reason; two workers confirming the same action at once apply it exactly once. It does not decide what a
+customer may ask for: that is the dialogue policy's job in `bot/`. Backends: knowledge/storage/.
 """
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
-from contextlib import contextmanager
+import logging
 from pathlib import Path
 
 from .errors import ActionError, NotFound
 from .paths import demo_shop_source
 from .records import Problem, load_shop_files
+from .storage import Database, database_url, migrate, open_database
+from .storage.sqlite import SqliteDatabase
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS products (product_id TEXT PRIMARY KEY, name TEXT NOT NULL, pos INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS variants (
-    item_id TEXT PRIMARY KEY, product_id TEXT NOT NULL REFERENCES products(product_id) ON DELETE CASCADE,
-    options TEXT NOT NULL, available INTEGER NOT NULL, price REAL NOT NULL,
-    sponsored INTEGER,  -- NULL: the catalog says nothing; 0/1: it marks the item (commercial interest)
-    pos INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS variants_product ON variants(product_id);
-CREATE TABLE IF NOT EXISTS users (
-    user_id TEXT PRIMARY KEY, first_name TEXT NOT NULL, last_name TEXT NOT NULL, email TEXT NOT NULL,
-    address TEXT NOT NULL, orders TEXT NOT NULL, pos INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS users_email ON users(lower(email));
-CREATE INDEX IF NOT EXISTS users_name ON users(lower(first_name), lower(last_name));
-CREATE TABLE IF NOT EXISTS payment_methods (
-    user_id TEXT NOT NULL REFERENCES users(user_id) ON DELETE CASCADE, id TEXT NOT NULL, source TEXT NOT NULL,
-    brand TEXT, last_four TEXT, balance REAL, pos INTEGER NOT NULL, PRIMARY KEY (user_id, id));
-CREATE TABLE IF NOT EXISTS orders (
-    order_id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(user_id), address TEXT NOT NULL,
-    items TEXT NOT NULL, fulfillments TEXT NOT NULL, status TEXT NOT NULL, payment_history TEXT NOT NULL,
-    extra TEXT NOT NULL,  -- optional attributes added by actions (cancel_reason, exchange_items, ...)
-    pos INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS orders_user ON orders(user_id);
-"""
-
+log = logging.getLogger(__name__)
+COMPONENT = "shop"  # its migrations: knowledge/migrations/<dialect>/
 CANCEL_REASONS = ("no longer needed", "ordered by mistake")
 ADDRESS_FIELDS = ("address1", "address2", "city", "country", "state", "zip")
 _ORDER_FIELDS = ("order_id", "user_id", "address", "items", "fulfillments", "status", "payment_history")
 
 
 class Store:
-    """One shop's database file. Safe to share between threads (one connection behind a lock)."""
+    """One shop's database. Safe to share between threads; on PostgreSQL, between worker processes and hosts."""
 
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        if not self.path.exists():
-            raise NotFound("shop database", str(self.path))
-        self._lock = threading.RLock()
-        self._conn = _connect(self.path)
+    def __init__(self, target: str | Path | Database):
+        if isinstance(target, (str, Path)):
+            if not Path(target).exists():
+                raise NotFound("shop database", str(target))
+            target = SqliteDatabase(Path(target))
+        self.db = target
+        self.path = getattr(target, "path", None)  # the SQLite file; None on a database server
+        try:
+            migrate(self.db, COMPONENT, "knowledge")  # checks the schema version; applies what is missing
+        except BaseException:
+            self.db.close()
+            raise
 
     # ---------------------------------------------------------------- creation
     @classmethod
     def create(cls, path: str | Path, source_dir: str | Path | None = None) -> tuple["Store", list[Problem]]:
-        """Import a shop's JSON files into a new database at `path`; returns the store and skipped records."""
+        """Import a shop's JSON files into a new SQLite file at `path`; returns the store and skipped records."""
         shop = load_shop_files(Path(source_dir) if source_dir else demo_shop_source())
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".importing")
-        tmp.unlink(missing_ok=True)
-        conn = _connect(tmp)
-        with conn:
-            conn.executescript(SCHEMA)
-            _insert_products(conn, shop.products)
-            _insert_users(conn, shop.users)
-            _insert_orders(conn, shop.orders)
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        conn.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(tmp) + suffix).unlink(missing_ok=True)
+        db = SqliteDatabase(tmp)
+        try:
+            migrate(db, COMPONENT, "knowledge")
+            with db.transaction() as conn:
+                _import(conn, shop)
+            db.checkpoint()
+        finally:
+            db.close()
         for suffix in ("-wal", "-shm"):
             Path(str(tmp) + suffix).unlink(missing_ok=True)
         tmp.replace(path)  # all or nothing: a half-written import never takes the database's name
         return cls(path), shop.problems
 
+    @classmethod
+    def fill(cls, db: Database, source_dir: str | Path | None = None) -> tuple["Store", list[Problem]]:
+        """Open the shop in `db` (a server), importing the shop's files first if it holds no shop yet.
+
+        The check and the import run in one transaction under a lock, so workers starting at once import once.
+        """
+        store = cls(db)
+        if db.rows("SELECT 1 FROM products LIMIT 1"):
+            return store, []
+        shop = load_shop_files(Path(source_dir) if source_dir else demo_shop_source())
+        with db.transaction() as conn:
+            db.lock(conn, "import")
+            if conn.execute("SELECT 1 FROM products LIMIT 1").fetchone() is None:
+                _import(conn, shop)
+        return store, shop.problems
+
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self.db.close()
 
-    @contextmanager
     def transaction(self):
-        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        """One all-or-nothing transaction: COMMIT at the end, ROLLBACK on any exception."""
+        return self.db.transaction()
 
-    def _rows(self, sql: str, args=()) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._conn.execute(sql, args).fetchall()
+    def _rows(self, sql: str, args=()) -> list:
+        return self.db.rows(sql, args)
 
     # ---------------------------------------------------------------- reads
     def product_ids(self) -> list[str]:
@@ -135,7 +129,7 @@ class Store:
     def find_user_by_name_zip(self, first_name: str, last_name: str, zip_code: str) -> str | None:
         rows = self._rows(
             "SELECT user_id FROM users WHERE lower(first_name) = lower(?) AND lower(last_name) = lower(?) "
-            "AND json_extract(address, '$.zip') = ?", (first_name.strip(), last_name.strip(), zip_code.strip()))
+            f"AND {self.db.json_text('address', 'zip')} = ?", (first_name.strip(), last_name.strip(), zip_code.strip()))
         return rows[0][0] if len(rows) == 1 else None
 
     def get_user(self, user_id: str) -> dict:
@@ -172,7 +166,7 @@ class Store:
     def cancel_pending_order(self, order_id: str, reason: str) -> dict:
         """Cancel a pending order; refund every payment (gift cards at once, others in 5-7 business days)."""
         with self.transaction() as conn:
-            order = self._order_for_action("cancel", order_id, "pending")
+            order = self._order_for_action(conn, "cancel", order_id, "pending")
             if reason not in CANCEL_REASONS:
                 raise ActionError("cancel", f"reason must be one of {CANCEL_REASONS}, not {reason!r}")
             refunds = []
@@ -189,7 +183,7 @@ class Store:
 
     def modify_pending_order_address(self, order_id: str, address: dict) -> dict:
         with self.transaction() as conn:
-            order = self._order_for_action("modify address", order_id, "pending")
+            order = self._order_for_action(conn, "modify address", order_id, "pending")
             order["address"] = _clean_address("modify address", address)
             _save_order(conn, order)
         return order
@@ -197,14 +191,14 @@ class Store:
     def modify_pending_order_payment(self, order_id: str, payment_method_id: str) -> dict:
         """Pay a pending order with another of the customer's methods; the old one is refunded."""
         with self.transaction() as conn:
-            order = self._order_for_action("modify payment", order_id, "pending")
+            order = self._order_for_action(conn, "modify payment", order_id, "pending")
             history = order["payment_history"]
             if len(history) != 1 or history[0]["transaction_type"] != "payment":
                 raise ActionError("modify payment", "the order's payment has already been changed")
             old_id, amount = history[0]["payment_method_id"], history[0]["amount"]
             if payment_method_id == old_id:
                 raise ActionError("modify payment", "the new payment method is the one already used")
-            method = self._method_covering("modify payment", order["user_id"], payment_method_id, amount)
+            method = self._method_covering(conn, "modify payment", order["user_id"], payment_method_id, amount)
             history.append({"transaction_type": "payment", "amount": amount, "payment_method_id": payment_method_id})
             history.append({"transaction_type": "refund", "amount": amount, "payment_method_id": old_id})
             if method["source"] == "gift_card":
@@ -218,9 +212,9 @@ class Store:
                                    payment_method_id: str) -> dict:
         """Swap items of a pending order for other available variants of the same products (once per order)."""
         with self.transaction() as conn:
-            order = self._order_for_action("modify items", order_id, "pending")
-            diff, new_variants = self._price_difference("modify items", order, item_ids, new_item_ids)
-            method = self._method_covering("modify items", order["user_id"], payment_method_id, diff)
+            order = self._order_for_action(conn, "modify items", order_id, "pending")
+            diff, new_variants = self._price_difference(conn, "modify items", order, item_ids, new_item_ids)
+            method = self._method_covering(conn, "modify items", order["user_id"], payment_method_id, diff)
             order["payment_history"].append({"transaction_type": "payment" if diff > 0 else "refund",
                                              "amount": abs(diff), "payment_method_id": payment_method_id})
             if method["source"] == "gift_card":
@@ -235,8 +229,8 @@ class Store:
     def return_delivered_order_items(self, order_id: str, item_ids: list[str], payment_method_id: str) -> dict:
         """Request a return; the refund goes to the original payment method or an existing gift card."""
         with self.transaction() as conn:
-            order = self._order_for_action("return", order_id, "delivered")
-            self._method("return", order["user_id"], payment_method_id)
+            order = self._order_for_action(conn, "return", order_id, "delivered")
+            self._method(conn, "return", order["user_id"], payment_method_id)
             original = order["payment_history"][0]["payment_method_id"]
             if "gift_card" not in payment_method_id and payment_method_id != original:
                 raise ActionError("return", "the refund must go to the original payment method or a gift card")
@@ -251,9 +245,9 @@ class Store:
                                        payment_method_id: str) -> dict:
         """Request an exchange for other available variants of the same products (once per order)."""
         with self.transaction() as conn:
-            order = self._order_for_action("exchange", order_id, "delivered")
-            diff, _ = self._price_difference("exchange", order, item_ids, new_item_ids)
-            self._method_covering("exchange", order["user_id"], payment_method_id, diff)
+            order = self._order_for_action(conn, "exchange", order_id, "delivered")
+            diff, _ = self._price_difference(conn, "exchange", order, item_ids, new_item_ids)
+            self._method_covering(conn, "exchange", order["user_id"], payment_method_id, diff)
             order["status"] = "exchange requested"
             order["exchange_items"] = sorted(item_ids)
             order["exchange_new_items"] = sorted(new_item_ids)
@@ -264,15 +258,16 @@ class Store:
 
     def modify_user_address(self, user_id: str, address: dict) -> dict:
         with self.transaction() as conn:
-            if not conn.execute("SELECT 1 FROM users WHERE user_id = ?", (user_id,)).fetchone():
+            if not conn.execute("SELECT 1 FROM users WHERE user_id = ?" + self.db.for_update, (user_id,)).fetchone():
                 raise ActionError("modify user address", f"no customer {user_id!r}")
             conn.execute("UPDATE users SET address = ? WHERE user_id = ?",
                          (json.dumps(_clean_address("modify user address", address)), user_id))
         return self.get_user(user_id)
 
     # ---------------------------------------------------------------- action helpers
-    def _order_for_action(self, action: str, order_id: str, status: str) -> dict:
-        rows = self._conn.execute("SELECT * FROM orders WHERE order_id = ?", (order_id,)).fetchall()
+    def _order_for_action(self, conn, action: str, order_id: str, status: str) -> dict:
+        """The order, locked until the transaction ends: a second confirmation waits, then sees the new status."""
+        rows = conn.execute("SELECT * FROM orders WHERE order_id = ?" + self.db.for_update, (order_id,)).fetchall()
         if not rows:
             raise ActionError(action, f"no order {order_id!r}")
         order = _order_dict(rows[0])
@@ -280,29 +275,29 @@ class Store:
             raise ActionError(action, f"order {order_id} is {order['status']}, not {status}")
         return order
 
-    def _method(self, action: str, user_id: str, method_id: str) -> dict:
-        row = self._conn.execute("SELECT * FROM payment_methods WHERE user_id = ? AND id = ?",
-                                 (user_id, method_id)).fetchone()
+    def _method(self, conn, action: str, user_id: str, method_id: str) -> dict:
+        row = conn.execute("SELECT * FROM payment_methods WHERE user_id = ? AND id = ?" + self.db.for_update,
+                           (user_id, method_id)).fetchone()
         if row is None:
             raise ActionError(action, f"payment method {method_id!r} is not one of the customer's")
         return _payment_dict(row)
 
-    def _method_covering(self, action: str, user_id: str, method_id: str, amount: float) -> dict:
+    def _method_covering(self, conn, action: str, user_id: str, method_id: str, amount: float) -> dict:
         """The customer's payment method; a gift card must hold at least `amount`."""
-        method = self._method(action, user_id, method_id)
+        method = self._method(conn, action, user_id, method_id)
         if method["source"] == "gift_card" and method["balance"] < amount:
             raise ActionError(action, f"gift card balance {method['balance']:.2f} cannot pay {amount:.2f}")
         return method
 
-    def _price_difference(self, action, order, item_ids, new_item_ids) -> tuple[float, list[dict]]:
+    def _price_difference(self, conn, action, order, item_ids, new_item_ids) -> tuple[float, list[dict]]:
         if len(item_ids) != len(new_item_ids) or not item_ids:
             raise ActionError(action, "give one new item for each item to change")
         _check_items_in_order(action, order, item_ids)
         diff, new_variants = 0.0, []
         for item_id, new_id in zip(item_ids, new_item_ids):
             item = next(i for i in order["items"] if i["item_id"] == item_id)
-            row = self._conn.execute("SELECT * FROM variants WHERE item_id = ? AND product_id = ?",
-                                     (new_id, item["product_id"])).fetchone()
+            row = conn.execute("SELECT * FROM variants WHERE item_id = ? AND product_id = ?",
+                               (new_id, item["product_id"])).fetchone()
             if row is None:
                 raise ActionError(action, f"item {new_id} is not a variant of {item['name']}")
             if not row["available"]:
@@ -315,16 +310,6 @@ class Store:
 
 
 # -------------------------------------------------------------------- row <-> dict
-def _connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA foreign_keys=ON")
-    conn.execute("PRAGMA secure_delete=ON")  # erased rows are overwritten, not left in free pages
-    return conn
-
-
 def _variant_dict(row) -> dict:
     out = {"item_id": row["item_id"], "options": json.loads(row["options"]),
            "available": bool(row["available"]), "price": row["price"]}
@@ -350,32 +335,32 @@ def _order_dict(row) -> dict:
     return out
 
 
-def _insert_products(conn, products: dict) -> None:
-    for pos, product in enumerate(products.values()):
-        conn.execute("INSERT INTO products VALUES (?, ?, ?)", (product["product_id"], product["name"], pos))
+def _import(conn, shop) -> None:
+    """Insert a loaded shop (products, users, orders) through an open transaction."""
+    products, variants = [], []
+    for pos, product in enumerate(shop.products.values()):
+        products.append((product["product_id"], product["name"], pos))
         for vpos, v in enumerate(product["variants"].values()):
-            conn.execute("INSERT INTO variants VALUES (?, ?, ?, ?, ?, ?, ?)",
-                         (v["item_id"], product["product_id"], json.dumps(v["options"]), int(v["available"]),
-                          v["price"], None if "sponsored" not in v else int(v["sponsored"]), vpos))
-
-
-def _insert_users(conn, users: dict) -> None:
-    for pos, (user_id, user) in enumerate(users.items()):
-        conn.execute("INSERT INTO users VALUES (?, ?, ?, ?, ?, ?, ?)",
-                     (user_id, user["name"]["first_name"], user["name"]["last_name"], user["email"],
+            variants.append((v["item_id"], product["product_id"], json.dumps(v["options"]), int(v["available"]),
+                             v["price"], None if "sponsored" not in v else int(v["sponsored"]), vpos))
+    users, methods = [], []
+    for pos, (user_id, user) in enumerate(shop.users.items()):
+        users.append((user_id, user["name"]["first_name"], user["name"]["last_name"], user["email"],
                       json.dumps(user["address"]), json.dumps(user["orders"]), pos))
         for mpos, m in enumerate(user["payment_methods"].values()):
-            conn.execute("INSERT INTO payment_methods VALUES (?, ?, ?, ?, ?, ?, ?)",
-                         (user_id, m["id"], m["source"], m.get("brand"), m.get("last_four"), m.get("balance"), mpos))
-
-
-def _insert_orders(conn, orders: dict) -> None:
-    for pos, order in enumerate(orders.values()):
+            methods.append((user_id, m["id"], m["source"], m.get("brand"), m.get("last_four"), m.get("balance"),
+                            mpos))
+    orders = []
+    for pos, order in enumerate(shop.orders.values()):
         extra = {k: v for k, v in order.items() if k not in _ORDER_FIELDS}
-        conn.execute("INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                     (order["order_id"], order["user_id"], json.dumps(order["address"]), json.dumps(order["items"]),
-                      json.dumps(order["fulfillments"]), order["status"], json.dumps(order["payment_history"]),
-                      json.dumps(extra), pos))
+        orders.append((order["order_id"], order["user_id"], json.dumps(order["address"]), json.dumps(order["items"]),
+                       json.dumps(order["fulfillments"]), order["status"], json.dumps(order["payment_history"]),
+                       json.dumps(extra), pos))
+    conn.executemany("INSERT INTO products VALUES (?, ?, ?)", products)
+    conn.executemany("INSERT INTO variants VALUES (?, ?, ?, ?, ?, ?, ?)", variants)
+    conn.executemany("INSERT INTO users VALUES (?, ?, ?, ?, ?, ?, ?)", users)
+    conn.executemany("INSERT INTO payment_methods VALUES (?, ?, ?, ?, ?, ?, ?)", methods)
+    conn.executemany("INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", orders)
 
 
 def _save_order(conn, order: dict) -> None:
@@ -386,9 +371,11 @@ def _save_order(conn, order: dict) -> None:
 
 
 def _add_balance(conn, user_id: str, method_id: str, amount: float) -> None:
-    row = conn.execute("SELECT balance FROM payment_methods WHERE user_id = ? AND id = ?", (user_id, method_id)).fetchone()
+    # One UPDATE adds (and, on a server, locks the row); the second rounds to cents as the source data is.
+    row = conn.execute("UPDATE payment_methods SET balance = balance + ? WHERE user_id = ? AND id = ? "
+                       "RETURNING balance", (amount, user_id, method_id)).fetchone()
     conn.execute("UPDATE payment_methods SET balance = ? WHERE user_id = ? AND id = ?",
-                 (round(row["balance"] + amount, 2), user_id, method_id))
+                 (round(row["balance"], 2), user_id, method_id))
 
 
 def _check_items_in_order(action: str, order: dict, item_ids: list[str]) -> None:
@@ -406,21 +393,26 @@ def _clean_address(action: str, address: dict) -> dict:
 
 
 def open_store(data_dir: str | Path, source_dir: str | Path | None = None) -> Store:
-    """The shop database in `data_dir` (shop.db), created from the shop's files (the demo shop) if absent."""
-    path = Path(data_dir) / "shop.db"
-    if path.exists():
-        return Store(path)
-    store, problems = Store.create(path, source_dir)
-    if problems:
-        import logging
-        log = logging.getLogger(__name__)
-        for problem in problems:
-            log.warning("skipped %s", problem)
+    """The shop where the settings put it: $SHOPBOT_DATABASE_URL's database, else `data_dir/shop.db`.
+
+    An empty database (or a missing file) is filled from the shop's files (the demo shop by default).
+    """
+    url = database_url()
+    if url:
+        store, problems = Store.fill(open_database(url), source_dir)
+    else:
+        path = Path(data_dir) / "shop.db"
+        if path.exists():
+            return Store(path)
+        store, problems = Store.create(path, source_dir)
+    for problem in problems:
+        log.warning("skipped %s", problem)
     return store
 
 
 def setup_step(data_dir: Path, force: bool = False) -> str:
     store = open_store(data_dir)
     n = len(store.product_ids())
+    where = store.db.where
     store.close()
-    return f"shop database {Path(data_dir) / 'shop.db'} ({n} products)"
+    return f"shop database {where} ({n} products, schema up to date)"

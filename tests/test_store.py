@@ -29,7 +29,7 @@ def test_open_store_creates_then_reopens(tmp_path):
     store.close()
     again = open_store(tmp_path / "shop")
     assert len(again.product_ids()) == 50
-    assert again._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert again.db.rows("PRAGMA journal_mode")[0][0] == "wal"
 
 
 def test_lookups(store):
