@@ -9,6 +9,7 @@ standard `options=-csearch_path=NAME` in the URL and is created on first use.
 from __future__ import annotations
 
 import re
+import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -17,6 +18,12 @@ from .base import Row
 from .errors import BadDatabaseUrl, DatabaseUnavailable
 
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+_OPEN: "weakref.WeakSet[PostgresDatabase]" = weakref.WeakSet()
+
+
+def open_databases() -> list["PostgresDatabase"]:
+    """The databases this process has opened and not closed (a test run closes what a test left open)."""
+    return list(_OPEN)
 
 
 @dataclass(frozen=True)
@@ -96,6 +103,7 @@ class PostgresDatabase:
         if self.schema:
             with self._pool.connection() as conn:
                 conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+        _OPEN.add(self)
 
     def rows(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
         with self._pool.connection() as conn:
@@ -126,6 +134,7 @@ class PostgresDatabase:
                 conn.execute(f"VACUUM (FULL, ANALYZE) {table}")
 
     def close(self) -> None:
+        _OPEN.discard(self)
         self._pool.close()
 
 
