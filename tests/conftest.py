@@ -82,11 +82,16 @@ def pytest_sessionfinish(session, exitstatus):
     _LEG.drop()
 
 
-def postgres_url() -> str:
-    """A fresh, empty schema of the run's database, for a test that needs PostgreSQL itself (else skips)."""
+def _postgres_url() -> str:
     if not _LEG.url:
         pytest.skip(_LEG.problem or "PostgreSQL tests need a server: SHOPBOT_DATABASE_URL=postgresql://... make test")
     return _LEG.schema_url(f"t{next(_schemas)}")
+
+
+@pytest.fixture
+def pg_url() -> str:
+    """A fresh, empty schema of the run's database, for a test that needs PostgreSQL itself (else skipped)."""
+    return _postgres_url()
 
 
 BACKENDS = ["sqlite"] + (["postgres"] if _SERVER_URL else [])
@@ -134,7 +139,7 @@ def store(backend, demo_db, tmp_path):
     from knowledge.store import Store
     if backend == "postgres":
         from knowledge.storage import open_database
-        s, problems = Store.fill(open_database(postgres_url()))
+        s, problems = Store.fill(open_database(_postgres_url()))
         assert problems == []
     else:
         path = tmp_path / "shop.db"

@@ -100,8 +100,9 @@ class PostgresDatabase:
         except Exception as exc:  # PoolTimeout carries no reason; try once directly to say why
             self._pool.close()
             raise DatabaseUnavailable(self.where, _why(url, exc)) from None
-        if self.schema:
-            with self._pool.connection() as conn:
+        if self.schema:  # under a lock: two workers' CREATE SCHEMA IF NOT EXISTS at once can still collide
+            with self.transaction() as conn:
+                self.lock(conn, "create schema")
                 conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
         _OPEN.add(self)
 
