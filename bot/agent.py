@@ -17,50 +17,26 @@ from knowledge.paths import default_data_dir
 from knowledge.store import Store, open_store
 
 from .config import BotConfig
-from .flows import Flows, Outcome
+from .flows import ACCOUNT_KINDS, Flows, Outcome
+from .markup import inert_reply
+from .reading import Reading, Request
 from .reply import Reply
 from .text import clean_message
 
-# Plain-words triggers that do not need the classifier; each maps to a flow (see intents.FLOW_OF_INTENT).
-RULES = [
-    ("handover", re.compile(r"\b(human|real person|a person|someone real|an? (human )?agent|representative|"
-                            r"supervisor|manager|talk to (a|some)one)\b", re.I)),
-    ("privacy_forget", re.compile(r"\b(forget (me|about me|everything)|erase (my|all)|delete (my|all|everything)"
-                                  r"( \w+)? (data|information|history|conversations?|chats?))\b", re.I)),
-    ("privacy_show", re.compile(r"\bwhat (do|did) you (know|store|keep|remember|have) (about|on) me\b|"
-                                r"\b(my|personal) data\b", re.I)),
-    ("personalisation", re.compile(r"\bpersonali[sz](e|ed|ation|ing)\b|\b(past|previous) orders for\b", re.I)),
-    ("gift_card", re.compile(r"\bgift ?card balance\b|\bbalance (of|on) my gift ?card\b|"
-                             r"\bhow much (is )?(left )?on my gift ?card\b", re.I)),
-    ("order_status", re.compile(r"\b(status|track(ing)?|where is) (of )?(my )?order\b|\bmy orders\b|"
-                                r"\bwhat('s| is) in (my )?order\b|\border details\b", re.I)),
-    ("recommend", re.compile(r"\b(recommend|suggest|looking for|help me (pick|choose|find))\b", re.I)),
-    ("greeting", re.compile(r"^(hi|hello|hey|good (morning|afternoon|evening))\W*$", re.I)),
-    ("thanks", re.compile(r"^(thanks|thank you|that's all|that is all|bye|goodbye|no,? that's (it|everything))"
-                          r"\b", re.I)),
-]
-
-
-def rule_flow(text: str) -> str | None:
-    for flow, pattern in RULES:
-        if pattern.search(text):
-            return flow
-    return None
-
-
 class Bot:
     def __init__(self, data_dir: Path, store: Store, memory, *, writer=None, embedder=None, index=None,
-                 config: BotConfig | None = None, classifier=None):
+                 config: BotConfig | None = None, classifier=None, reader=None):
         self.data_dir, self.store, self.memory = Path(data_dir), store, memory
         self.config = config or BotConfig()
         self.flows = Flows(store)
         self._writer, self._embedder, self._index, self._classifier = writer, embedder, index, classifier
+        self._reader = reader
         self._lock = threading.RLock()
 
     # ---------------------------------------------------------------- loading
     @classmethod
     def load(cls, data_dir: str | Path | None = None, *, writer=None, embedder=None, index=None,
-             config: BotConfig | None = None, memory=None, classifier=None) -> "Bot":
+             config: BotConfig | None = None, memory=None, classifier=None, reader=None) -> "Bot":
         """Open the shop in data_dir; an empty or new dir gets a fresh copy of the demo shop. Models load later."""
         data_dir = Path(data_dir) if data_dir else default_data_dir()
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -69,7 +45,7 @@ class Bot:
             from .memory_pg import open_conversations
             memory = open_conversations(data_dir)
         return cls(data_dir, store, memory, writer=writer, embedder=embedder, index=index, config=config,
-                   classifier=classifier)
+                   classifier=classifier, reader=reader)
 
     def close(self) -> None:
         self.store.close()
@@ -82,6 +58,14 @@ class Bot:
             from .intents import IntentClassifier
             self._classifier = IntentClassifier.load(embedder=self._embedder)
         return self._classifier
+
+    @property
+    def reader(self):
+        """The one step that reads the customer's message (bot/understand.py); loaded on first use."""
+        if self._reader is None:
+            from .understand import Reader
+            self._reader = Reader.load(self.store, index=self.index, embedder=self._embedder)
+        return self._reader
 
     @property
     def writer(self):
@@ -101,6 +85,7 @@ class Bot:
     def respond(self, message: str, session_id: str = "default") -> Reply:
         with self._lock:
             reply, _facts, state, user_id, personalise, status = self._turn(message, session_id, act=True)
+            reply = inert_reply(reply)  # no renderer may act on markup from the catalog, FAQ or customer
             if reply.action == "forget":  # nothing of this exchange is stored either
                 return _with(self.forget(session_id), notice=reply.notice)
             self.memory.add_turn(session_id, "user", clean_message(message)[0] or "(empty message)")
@@ -148,29 +133,40 @@ class Bot:
         return reply, facts, state, state.get("user_id"), personalise, session.status
 
     def _understand_and_answer(self, state, text, session_id, personalise, act):
-        flow = rule_flow(text)
-        intent, confidence = flow or "", 1.0
-        if flow == "handover":  # asked for in plain words
-            return Outcome(self.flows.t["handover"], "handover", action="handover", handover="customer asked"), \
-                [], personalise
-        answering = state.get("task") and state.get("awaiting") not in (None, "", "identify")
-        if flow is None and not answering:  # an answer to the assistant's question needs no classifier
-            prediction = self.classifier.predict(text)
-            intent, confidence = prediction.intent, prediction.confidence
-            flow = prediction.flow if confidence >= self.config.min_confidence else "unknown"
-        out = self.flows.turn(state, text, flow or "", intent, act=act)
-        if out is not None:
-            out.confidence = max(confidence, 0.9) if out.awaiting or out.action else confidence
-            return self._checked(out, state, text, session_id), out.facts, personalise
-        redo = state.pop("redo_flow", None)
-        if redo:  # the customer just identified themselves for a request made before
-            flow, intent = redo, redo
-        if flow is None:
-            prediction = self.classifier.predict(text)
-            intent, confidence = prediction.intent, prediction.confidence
-            flow = prediction.flow if confidence >= self.config.min_confidence else "unknown"
+        """Read the message once, then answer each request in the order said; the flows take the account ones."""
         from . import answers
-        return answers.answer(self, state, text, flow, intent, confidence, session_id, personalise)
+        reading = self.reader.read(text, state)
+        self.reader.remember(state, reading)
+        requests = list(reading.requests) or [Request("unclear", confidence=0.0)]
+        account = [r for r in requests if r.kind in ACCOUNT_KINDS]
+        waiting = bool(state.get("task")) and state.get("awaiting") not in (None, "", "identify")
+        if waiting and not account:  # answer what was asked, then ask the pending question again
+            requests = [r for r in requests if r.kind != "unclear"] + [None]
+        outs, took_account = [], False
+        for n, request in enumerate(requests):
+            if request is None or request.kind in ACCOUNT_KINDS:
+                if took_account:
+                    continue
+                took_account = True
+                out = self.flows.turn(state, account, act=act)
+                if out is not None:
+                    outs.append(self._checked(out, state, text, session_id))
+                    continue
+                redo = state.pop("redo", None)  # the customer just identified themselves for an earlier request
+                for again in Reading.from_dict(redo).requests if redo else ():
+                    out, personalise = answers.answer(self, state, again, text, session_id, personalise)
+                    outs.append(out)
+                continue
+            more = n + 1 < len(requests)
+            if request.kind in ("thanks", "greeting") and more:  # "Thank you. Also, ...": the rest is the answer
+                key = "thanks_short" if request.kind == "thanks" else "greeting_short"
+                outs.append(Outcome(self.flows.t[key], request.kind, confidence=request.confidence))
+                continue
+            out, personalise = answers.answer(self, state, request, text, session_id, personalise)
+            outs.append(out)
+        out = combine(outs) if outs else answers.answer(self, state, Request("unclear"), text, session_id,
+                                                        personalise)[0]
+        return out, out.facts, personalise
 
     def _checked(self, out: Outcome, state: dict, text: str, session_id: str) -> Outcome:
         """A flow's exact template, claim-checked against the customer's records (never reworded)."""
@@ -270,6 +266,22 @@ class Bot:
         writer = self._writer
         out["model"] = "ok" if writer is None or getattr(writer, "healthy", True) else "degraded: template replies"
         return out
+
+
+def combine(outs: list[Outcome]) -> Outcome:
+    """One reply from the answers to several requests of one message, in the order they were asked."""
+    if len(outs) == 1:
+        return outs[0]
+    last = outs[-1]
+    out = Outcome("\n\n".join(o.text for o in outs), next((o.intent for o in outs if o.intent not in (
+        "thanks", "greeting")), last.intent), action=next((o.action for o in reversed(outs) if o.action), None),
+        citations=[c for o in outs for c in o.citations], facts=[f for o in outs for f in o.facts],
+        confidence=min(o.confidence for o in outs), handover=next((o.handover for o in outs if o.handover), ""),
+        awaiting=last.awaiting, products=[p for o in outs for p in o.products])
+    out.claims_checked = sum(o.claims_checked for o in outs)
+    out.claims_repaired = sum(o.claims_repaired for o in outs)
+    out.unsupported = sum(o.unsupported for o in outs)
+    return out
 
 
 def _with(reply: Reply, **changes) -> Reply:
