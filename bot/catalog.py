@@ -146,7 +146,7 @@ def _listing(variants: list[dict], query: CatalogQuery) -> tuple[str, list[dict]
     return "\n".join(lines), shown, []
 
 
-def _bounds_facts(query: CatalogQuery, variants: list[dict] = ()) -> list[Fact]:
+def bounds_facts(query: CatalogQuery, variants: list[dict] = ()) -> list[Fact]:
     """The customer's own price bounds, and the cheapest and dearest variants a price range quotes."""
     out = []
     if query.options:  # "we don't have it in green" quotes the customer's own wish
@@ -167,7 +167,7 @@ def _range(variants: list[dict]) -> str:
     return money(low) if low == high else f"from {money(low)} to {money(high)}"
 
 
-def _constraints(query: CatalogQuery) -> str:
+def constraints_text(query: CatalogQuery) -> str:
     parts = []
     if query.options:
         parts.append("with " + _value_phrase(query.options))
@@ -212,7 +212,7 @@ def _facts(shown: list[dict], extra: list[Fact] = ()) -> tuple[Fact, ...]:
 
 
 def _answer(text: str, shown: list[dict], extra=(), must_state=(), found=True, query=None, quoted=()) -> CatalogAnswer:
-    extra = list(extra) + (_bounds_facts(query, quoted) if query is not None else [])
+    extra = list(extra) + (bounds_facts(query, quoted) if query is not None else [])
     pids = tuple(dict.fromkeys(v["product_id"] for v in shown))
     return CatalogAnswer(text, _facts(shown, list(extra)), tuple(v["item_id"] for v in shown), pids,
                          tuple(must_state), found)
@@ -231,7 +231,7 @@ def _not_sold(store, query: CatalogQuery, nearest) -> CatalogAnswer:
 
 def _none_fit(store, query: CatalogQuery, pool: list[dict], subject: str) -> CatalogAnswer:
     """Nothing fits every constraint: say no first, then what the catalog has closest (never the misfit list)."""
-    text = f"No, we don't have any {plural(subject)} {_constraints(query)}.".replace(" .", ".")
+    text = f"No, we don't have any {plural(subject)} {constraints_text(query)}.".replace(" .", ".")
     relaxed = CatalogQuery(options=query.options, in_stock=query.in_stock)
     near = [v for v in pool if _fits(v, relaxed)]
     if query.price_max is not None and near:
@@ -264,7 +264,7 @@ def _none_fit(store, query: CatalogQuery, pool: list[dict], subject: str) -> Cat
 
 def _count(query: CatalogQuery, fits: list[dict], pool: list[dict], subject: str) -> CatalogAnswer:
     n = len(fits)
-    constraint = _constraints(query)
+    constraint = constraints_text(query)
     extra = [count_fact(f"{subject} variants {constraint}".strip(), n)]
     if query.in_stock is None:
         available = sum(1 for v in fits if v["available"])
@@ -288,7 +288,7 @@ def _option_values(query: CatalogQuery, fits: list[dict], subject: str) -> Catal
     values = list(dict.fromkeys(v["options"][key] for v in fits))
     in_stock = [x for x in values if any(v["options"][key] == x and v["available"] for v in fits)]
     out = [x for x in values if x not in in_stock]
-    where = f" {_constraints(query)}" if query.options or query.price_max is not None else ""
+    where = f" {constraints_text(query)}" if query.options or query.price_max is not None else ""
     if query.in_stock:
         text = f"The {subject}{where} is in stock in these {key} options: {joined(in_stock)}."
         values = in_stock
@@ -306,7 +306,7 @@ def _extreme(query: CatalogQuery, fits: list[dict], subject: str) -> CatalogAnsw
     best = ranked[0]
     word = "most expensive" if dear else "cheapest"
     stock = "in stock" if best["available"] else "out of stock"
-    text = (f"The {word} {subject} {_constraints(query)}".rstrip() + f" is the {subject} ({describe(best['options'])}) "
+    text = (f"The {word} {subject} {constraints_text(query)}".rstrip() + f" is the {subject} ({describe(best['options'])}) "
             f"at {money(best['price'])}, {stock}.")
     if len(ranked) == 1:
         return _answer(text, [best], must_state=("price",), query=query)
@@ -319,7 +319,7 @@ def _list(query: CatalogQuery, fits: list[dict], subject: str) -> CatalogAnswer:
     want = query.want
     ranked = sorted(fits, key=lambda v: (not v["available"], v["price"], v["item_id"]))
     available = [v for v in fits if v["available"]]
-    constraint = _constraints(query)
+    constraint = constraints_text(query)
     n, k = len(fits), len(available)
     counts = [count_fact(f"{subject} variants {constraint}".strip(), n),
               count_fact(f"{subject} variants {constraint} that can be ordered now".replace("  ", " "), k)]

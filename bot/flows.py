@@ -1,13 +1,13 @@
 """The shop's policy as deterministic flows: identify, find the order, collect details, confirm, act.
 
-`Flows.turn(state, text, flow)` reads one customer message into the session `state` (a JSON-able dict saved
-after every turn), moves the current task one step on, and returns an `Outcome` built from exact templates.
-It calls the store's actions only after an explicit yes, and never for another customer. It does not classify
-intents (bot/intents.py), answer product questions (bot/answers.py) or keep memory (bot/agent.py does).
+`Flows.turn(state, requests)` takes the account requests of one Reading (order tasks, account look-ups,
+identification, details, yes/no) into the session `state` (a JSON-able dict saved after every turn), moves the
+current task one step on, and returns an `Outcome` built from exact templates. It calls the store's actions only
+after an explicit yes, and never for another customer. It reads no message text (bot/understand.py does), answers
+no product or policy question (bot/answers.py) and keeps no memory (bot/agent.py does).
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from importlib import resources
 
@@ -16,17 +16,22 @@ import yaml
 from knowledge.errors import ActionError, NotFound
 from trustgen.types import Fact
 
-from . import slots
+from .catalog import describe, joined
+from .reading import REASONS, ItemChange, Reading, Request
 from .reply import Citation
 
-ANSWERED_ELSEWHERE = {"product", "recommend", "policy", "greeting", "thanks", "privacy_show", "privacy_forget",
-                      "personalisation", "handover", "out_of_scope"}
+ACCOUNT_KINDS = ("order_task", "account_info", "identify", "detail", "confirm", "deny", "hedge")
 ORDER_KINDS = {"cancel", "modify_items", "exchange", "return", "order_address", "payment", "change"}
 NEEDS_STATUS = {"cancel": "pending", "modify_items": "pending", "order_address": "pending", "payment": "pending",
                 "exchange": "delivered", "return": "delivered"}
 VERBS = {"cancel": ("cancelled", "cancel"), "modify_items": ("modified", "modify"),
          "order_address": ("changed", "change"), "payment": ("changed", "change"),
          "exchange": ("exchanged", "exchange"), "return": ("returned", "return")}
+INTENTS = {"cancel": "cancel_order", "return": "return_item", "exchange": "exchange_item", "change": "change_order",
+           "modify_items": "modify_items", "order_address": "change_shipping_address", "payment": "change_payment",
+           "user_address": "change_default_address", "order_status": "track_order", "orders_list": "track_order",
+           "gift_card": "gift_card_balance", "payment_methods": "payment_methods"}
+ADDRESS_NEEDS = ("address1", "city", "state", "zip")
 
 
 def load_templates() -> dict[str, str]:
@@ -55,12 +60,96 @@ def money(x: float) -> str:
 
 
 def item_label(item: dict) -> str:
-    return f"{item['name']} ({slots.describe_options(item['options'])})"
+    return f"{item['name']} ({describe(item['options'])})"
 
 
 def address_text(a: dict) -> str:
     parts = [a["address1"], a.get("address2", ""), a["city"], f"{a['state']} {a['zip']}", a["country"]]
     return ", ".join(p for p in parts if p)
+
+
+# ---------------------------------------------------------------- what the customer said, kept with the task
+def _change_dict(c: ItemChange) -> dict:
+    return {"product_id": c.item.product_id, "options": dict(c.item.options), "item_id": c.item.item_id,
+            "mention": c.item.mention, "new_options": dict(c.new_options), "same": c.same}
+
+
+def said_in(requests: list[Request], awaiting: str = "") -> dict:
+    """The details of these requests, as JSON for the task: later requests override earlier ones."""
+    out: dict = {}
+    for r in requests:
+        if r.order_ids:
+            out["order_ids"] = list(r.order_ids)
+        if r.items:
+            # when the assistant asked which order, the items named describe the order, not what to change
+            key = "order_items" if awaiting == "order" else "items"
+            out.setdefault(key, []).extend(_change_dict(c) for c in r.items)
+        if r.all_items:
+            out["all_items"] = True
+        if r.reason:
+            out["reason"] = r.reason
+        if r.payment:
+            out["payment"] = {k: getattr(r.payment, k) for k in ("method_id", "source", "last_four", "brand",
+                                                                  "original")}
+        if r.address:
+            out["address"] = dict(r.address)
+    return out
+
+
+def merge_said(task: dict, new: dict) -> None:
+    said = task.setdefault("said", {})
+    for key, value in new.items():
+        if key in ("items", "order_items"):
+            have = said.setdefault(key, [])
+            have.extend(v for v in value if v not in have)
+        else:
+            said[key] = value
+
+
+def match_refs(refs: list[dict], items: list[dict]) -> tuple[list[int], list[int], list[dict]]:
+    """(order item indexes matched, the index of the ref each came from, refs that match nothing)."""
+    chosen, origin, missing = [], [], []
+    for n, ref in enumerate(refs):
+        free = [i for i in range(len(items)) if i not in chosen]
+        if ref.get("item_id") and any(items[i]["item_id"] == ref["item_id"] for i in free):
+            hits = [i for i in free if items[i]["item_id"] == ref["item_id"]][:1]
+        else:
+            pool = [i for i in free if items[i]["product_id"] == ref["product_id"]] if ref.get("product_id") else \
+                (free if ref.get("options") else [])
+            wanted = {k.lower(): str(v).lower() for k, v in ref.get("options", {}).items()}
+
+            def score(i):
+                opts = {k.lower(): str(v).lower() for k, v in items[i]["options"].items()}
+                return sum(1 for k, v in wanted.items() if opts.get(k) == v)
+            if not ref.get("product_id"):  # options alone must all fit
+                pool = [i for i in pool if score(i) == len(wanted)]
+            best = max((score(i) for i in pool), default=0)
+            hits = [i for i in pool if score(i) == best]
+            if ref.get("product_id") and len(hits) > 1 and best:  # the options single one out, or all alike
+                hits = hits if len({items[i]["item_id"] for i in hits}) == 1 else hits
+        if hits:
+            chosen += hits
+            origin += [n] * len(hits)
+        else:
+            missing.append(ref)
+    return chosen, origin, missing
+
+
+def methods_named(p: dict, methods: dict, original: str | None) -> list[str]:
+    """Ids of the customer's payment methods a Payment points at (several when it is not specific)."""
+    if p.get("method_id") in methods:
+        return [p["method_id"]]
+    if p.get("original") and original:
+        return [original]
+    found = list(methods)
+    if p.get("source"):
+        found = [m for m in found if methods[m]["source"] == p["source"]]
+    if p.get("brand"):
+        found = [m for m in found if str(methods[m].get("brand", "")).lower() == p["brand"].lower()]
+    if p.get("last_four"):
+        exact = [m for m in found if methods[m].get("last_four") == p["last_four"]]
+        return exact
+    return found if (p.get("source") or p.get("brand")) else []
 
 
 class Flows:
@@ -113,7 +202,7 @@ class Flows:
             product = self.store.get_product(pid)
             for v in product["variants"].values():
                 facts.append(Fact(f"item:{v['item_id']}", "product", f"{product['name']} "
-                                  f"({slots.describe_options(v['options'])}): {money(v['price'])}",
+                                  f"({describe(v['options'])}): {money(v['price'])}",
                                   {**v, "name": product["name"], "product_id": pid}))
         return facts
 
@@ -131,162 +220,143 @@ class Flows:
         return Fact(f"order:{order_id}", "action", text, fields)
 
     # ------------------------------------------------------------ identification
-    def identify(self, state: dict, text: str) -> Outcome | None:
-        """Handle identity details in the message; None when the message has none."""
-        candidates = []
-        for email in slots.emails(text):
-            candidates.append(self.store.find_user_by_email(email))
-        zips = slots.zips(text)
-        if zips:
-            for first, last in slots.name_pairs(text):
-                for z in zips:
-                    uid = self.store.find_user_by_name_zip(first, last, z)
-                    if uid:
-                        candidates.append(uid)
+    def identify(self, state: dict, requests: list[Request]) -> Outcome | None:
+        """Handle identity details in the requests; None when they have none (or name the customer again)."""
+        emails = [r.email for r in requests if r.email]
+        candidates = [self.store.find_user_by_email(e) for e in emails]
+        for r in requests:
+            if len(r.name) == 2 and r.zip:
+                candidates.append(self.store.find_user_by_name_zip(r.name[0], r.name[1], r.zip))
         if not candidates:
             return None
         found = next((c for c in candidates if c), None)
         if state.get("user_id"):
-            me = self.user(state)["name"]
-            if (found and found != state["user_id"]) or (not found and slots.emails(text) and not self._is_me(state, text)):
-                return self.say("other_customer", "identify", **me)
+            me = self.user(state)
+            mine = any(e.lower() == me["email"].lower() for e in emails)
+            if (found and found != state["user_id"]) or (not found and emails and not mine):
+                return self.say("other_customer", "identify", **me["name"])
             return None  # the same customer repeating themselves: carry on with the message
         if not found:
             return self.say("identify_failed", "identify", awaiting="identify")
         state["user_id"] = found
         return None
 
-    def _is_me(self, state, text) -> bool:
-        email = self.user(state)["email"].lower()
-        return any(e.lower() == email for e in slots.emails(text))
-
     # ------------------------------------------------------------ the turn
-    def turn(self, state: dict, text: str, flow: str, intent: str, act: bool = True) -> Outcome | None:
-        """One step of the account flows. None: not an account matter (the agent answers it otherwise)."""
+    def turn(self, state: dict, requests: list[Request], act: bool = True) -> Outcome | None:
+        """One step of the account flows for the account requests of one Reading (see ACCOUNT_KINDS).
+        None: nothing for the account flows (the agent answers the rest)."""
         was_identified = bool(state.get("user_id"))
-        refused = self.identify(state, text)
+        refused = self.identify(state, requests)
         if refused:
             return refused
         just_identified = not was_identified and bool(state.get("user_id"))
         task = state.get("task")
+        kinds = [r.kind for r in requests]
+        asked = next((r for r in requests if r.kind == "order_task" and r.task), None)
 
         if state.get("awaiting") == "confirm" and task:
-            return self.on_confirmation(state, task, text, act)
-        if task and re.search(r"\b(never ?mind|forget (it|that)|skip (it|that)|drop (it|that))\b", text.lower()):
+            return self.on_confirmation(state, task, kinds, act)
+        if task and "deny" in kinds:
             state["task"] = None
-            if not self.task_kind(flow, text):
+            if not asked:
                 return self.say("declined", task["intent"])
             task = None  # dropped, and the same message asks for something else
             state["awaiting"] = ""
-
-        new_kind = self.task_kind(flow, text)
-        if new_kind and (not task or (new_kind != task["kind"] and self.switches(state, text))):
-            task = state["task"] = {"kind": new_kind, "order_id": None, "items": [], "new_items": [],
-                                    "notes": text, "intent": intent}
-        elif task:
-            task["notes"] = (task.get("notes", "") + "\n" + text)[-2000:]
+        if asked and (not task or not self.same_task(task, asked.task)):
+            task = state["task"] = {"kind": asked.task, "order_id": None, "items": [], "new_items": [],
+                                    "intent": INTENTS.get(asked.task, asked.task), "said": {}}
+            state["awaiting"] = "" if state.get("awaiting") != "identify" else "identify"
+        if task:
+            merge_said(task, said_in(requests, state.get("awaiting", "")))
         if not task:
-            later = state.pop("after_identify", None) if just_identified else None
-            if later and later["flow"] in ANSWERED_ELSEWHERE:  # e.g. "what do you know about me", now answerable
-                state["redo_flow"] = later["flow"]
-                return None
-            if later and flow not in ("order_status", "gift_card", "payment_methods"):
-                flow, intent, text = later["flow"], later["intent"], later["text"] + "\n" + text
-            info = self.info(state, text, flow, intent, just_identified)
-            if info is None and just_identified:
-                first = self.user(state)["name"]["first_name"]
-                return self.say("identified_how_help", "identify", first_name=first)
-            return info
+            return self.without_task(state, requests, just_identified)
         if not state.get("user_id"):
-            if not new_kind and flow in ANSWERED_ELSEWHERE:  # a product question while we wait: answer it
-                return None
             return self.say("identify", task["intent"], awaiting="identify")
-        out = self.advance(state, task, text)
+        out = self.advance(state, task, requests)
         if just_identified:
             out.text = self.t["identified"].format(first_name=self.user(state)["name"]["first_name"]) + " " + out.text
         return out
 
-    def switches(self, state, text) -> bool:
-        """A new request mid-task replaces the task only when not answering a question, or when said plainly."""
-        if state.get("awaiting") in ("", None, "identify", "order"):
+    @staticmethod
+    def same_task(task: dict, asked: str) -> bool:
+        if asked == task["kind"]:
             return True
-        return bool(re.search(r"\b(also|instead|actually|another|as well)\b", text.lower()))
+        return asked == "change" and task["kind"] in ("exchange", "modify_items") or \
+            task["kind"] == "change" and asked in ("exchange", "modify_items")
 
-    def task_kind(self, flow: str, text: str) -> str | None:
-        t = text.lower()
-        asks_how = re.search(r"\b(how (do|does|can|long|much)|can i|is it possible|what happens|do you)\b", t)
-        # "can I cancel an order that ...?" asks about orders in general, not about one of the customer's
-        general = asks_how and re.search(r"\b(an?|any) (\w+ )?(order|item|product)\b|\borders\b", t) \
-            and not re.search(r"\b(my|mine|this|these)\b", t)
-        if not slots.order_ids(text) and (re.search(r"\bpolic(y|ies)\b", t) or general or
-                                          (flow in ("policy", "product") and asks_how)):
-            return None  # a question about how things work, not a request to act
-        if flow == "address" or re.search(r"\baddress\b", t):
-            if re.search(r"\b(default|my address|profile|account)\b", t) and not slots.order_ids(text):
-                return "user_address"
-            return "order_address"
-        if flow == "cancel" or re.search(r"\bcancel(l?ing|l?ed)?\b(?! that)", t):
-            return "cancel"
-        if flow == "return" or re.search(r"\breturn(ing)?\b|\bsend (it|them|\w+ \w+)? ?back\b|\brefund\b", t):
-            return "return"
-        if flow == "exchange" or re.search(r"\b(exchange|swap|replace|trade)\b", t):
-            return "change"
-        if flow == "payment" or re.search(r"\bpayment method\b|\bpay (with|by|using)\b|\bchange (the )?payment", t):
-            return "payment"
-        if flow == "modify" or re.search(r"\b(modify|change|switch)\b", t) and (
-                slots.order_ids(text) or re.search(r"\border\b", t)):
-            return "change"
+    def without_task(self, state, requests, just_identified) -> Outcome | None:
+        info = next((r for r in requests if r.kind == "account_info"), None)
+        if info is None and state.get("awaiting") in ("", None) and not just_identified:
+            # an order id on its own, with nothing in progress: the customer wants to see that order
+            info = next((Request("account_info", task="order_status", order_ids=r.order_ids) for r in requests
+                         if r.kind == "detail" and r.order_ids), None)
+        later = state.pop("after_identify", None) if just_identified else None
+        if later and info is None:
+            reading = Reading.from_dict(later)
+            if reading.first("account_info"):
+                info = reading.first("account_info")
+            else:  # e.g. "what do you know about me", answerable now: the agent answers it
+                state["redo"] = later
+                return None
+        if info is not None:
+            return self.info(state, info)
+        if just_identified:
+            return self.say("identified_how_help", "identify", first_name=self.user(state)["name"]["first_name"])
         return None
 
     # ------------------------------------------------------------ advancing a task
-    def advance(self, state: dict, task: dict, text: str) -> Outcome:
+    def advance(self, state: dict, task: dict, requests: list[Request]) -> Outcome:
         intent = task["intent"]
         user = self.user(state)
         if task["kind"] == "user_address":
-            return self.need_address(state, task, text, intent) or self.ask_confirm(state, task, user)
+            return self.need_address(task, intent) or self.ask_confirm(state, task, user)
         if not task["order_id"]:
-            out = self.find_order(state, task, text, user)
+            out = self.find_order(state, task, user)
             if out:
                 return out
-            # the order is known now: read earlier details against it (not the words that named the order)
-            text = task.get("notes", text).replace(task.get("order_named_by") or "\0", " ")
         order = self.store.get_order(task["order_id"])
         if task["kind"] == "cancel":
-            return self.need_reason(task, text, intent) or self.ask_confirm(state, task, user)
+            return self.need_reason(task, intent) or self.ask_confirm(state, task, user)
         if task["kind"] == "order_address":
-            return self.need_address(state, task, text, intent) or self.ask_confirm(state, task, user)
+            return self.need_address(task, intent) or self.ask_confirm(state, task, user)
         if task["kind"] == "payment":
-            return self.need_payment(state, task, text, user, order) or self.ask_confirm(state, task, user)
-        out = self.need_items(state, task, text, order)
+            return self.need_payment(state, task, user, order) or self.ask_confirm(state, task, user)
+        out = self.need_items(state, task, order, requests)
         if out:
             return out
         if task["kind"] in ("exchange", "modify_items"):
-            out = self.need_new_items(state, task, text, order)
+            out = self.need_new_items(state, task, order, requests)
             if out:
                 return out
-        return self.need_payment(state, task, text, user, order) or self.ask_confirm(state, task, user)
+        return self.need_payment(state, task, user, order) or self.ask_confirm(state, task, user)
 
-    def find_order(self, state, task, text, user) -> Outcome | None:
+    def find_order(self, state, task, user) -> Outcome | None:
         intent, kind = task["intent"], task["kind"]
-        ids = slots.order_ids(text) or slots.order_ids(task.get("notes", ""))[-1:]
+        said = task.get("said", {})
+        ids = said.get("order_ids", [])
         if ids:
             order_id = ids[0]
             try:
                 order = self.store.get_order(order_id)
             except NotFound:
+                said.pop("order_ids", None)
                 return self.say("unknown_order", intent, awaiting="order", order_id=order_id)
             if order["user_id"] != state["user_id"]:
+                said.pop("order_ids", None)
                 return self.say("other_customer_order", intent, awaiting="order", order_id=order_id)
             return self.set_order(task, order)
         # no id: the order whose items the customer names, among those the request can apply to
         wanted = NEEDS_STATUS.get(kind)
         orders = [o for o in self.store.orders_of(state["user_id"])
                   if (o["status"] == wanted if wanted else o["status"] in ("pending", "delivered"))]
-        notes = slots.normalise(task.get("notes", text))
-        named = [o for o in orders if any(slots.name_score(notes, i["name"]) == 1.0 for i in o["items"])]
-        if len(named) == 1:
-            task["order_named_by"] = text  # names the order's items, not necessarily the ones to change
-            return self.set_order(task, named[0])
+        named = said.get("order_items") or said.get("items") or []
+        products = {r["product_id"] for r in named if r.get("product_id")}
+        if products:
+            scores = {o["order_id"]: len(products & {i["product_id"] for i in o["items"]}) for o in orders}
+            best = max(scores.values(), default=0)
+            top = [o for o in orders if best and scores[o["order_id"]] == best]
+            if len(top) == 1:
+                return self.set_order(task, top[0])
         statuses = [wanted] if wanted else ["pending", "delivered"]
         listing = self.orders_text(state["user_id"], statuses if orders else None)
         return self.say("ask_order", intent, awaiting="order", orders=listing)
@@ -297,6 +367,7 @@ class Flows:
             kind = task["kind"] = {"pending": "modify_items", "delivered": "exchange"}.get(order["status"], "exchange")
         need = NEEDS_STATUS[kind]
         if order["status"] != need:
+            task.get("said", {}).pop("order_ids", None)
             if order["status"].startswith(need) or order["status"] in ("exchange requested",):
                 return self.say("once_only", intent, order_id=order["order_id"], status=order["status"])
             verbed, _ = VERBS[kind]
@@ -305,49 +376,84 @@ class Flows:
         task["order_id"] = order["order_id"]
         return None
 
-    def need_reason(self, task, text, intent) -> Outcome | None:
+    def need_reason(self, task, intent) -> Outcome | None:
         if task.get("reason"):
             return None
-        reason = slots.cancel_reason(text)
-        if reason:
+        reason = task.get("said", {}).get("reason", "")
+        if reason in REASONS:
             task["reason"] = reason
             return None
-        asked_before = task.get("asked_reason")
+        asked_before = task.get("asked_reason") or reason == "other"
         task["asked_reason"] = True
+        task.get("said", {}).pop("reason", None)
         key = "bad_reason" if asked_before else "ask_reason"
         return self.say(key, intent, awaiting="reason", order_id=task["order_id"])
 
-    def need_address(self, state, task, text, intent) -> Outcome | None:
+    def need_address(self, task, intent) -> Outcome | None:
         if task.get("address"):
             return None
-        addr = slots.address(text)
-        if addr:
-            task["address"] = addr
+        given = task.get("said", {}).get("address") or {}
+        if all(given.get(k) for k in ADDRESS_NEEDS):
+            task["address"] = {"address1": given["address1"], "address2": given.get("address2", ""),
+                               "city": given["city"], "country": given.get("country") or "USA",
+                               "state": given["state"], "zip": given["zip"]}
             return None
         return self.say("ask_address", intent, awaiting="address")
 
-    def need_items(self, state, task, text, order) -> Outcome | None:
+    def need_items(self, state, task, order, requests) -> Outcome | None:
         if task["items"]:
             return None
-        items = order["items"]
-        if task["kind"] == "return" and slots.wants_all_items(text) and not slots.match_order_items(text, items):
-            picked = list(range(len(items)))
+        items, said = order["items"], task.setdefault("said", {})
+        refs = said.get("items", [])
+        if said.get("all_items") and not refs:
+            picked, origin, missing = list(range(len(items))), [None] * len(items), []
         else:
-            picked = slots.match_order_items(text, items)
-        verb = VERBS[task["kind"]][1]
+            picked, origin, missing = match_refs(refs, items)
+        verb, verbed = VERBS[task["kind"]][1], VERBS[task["kind"]][0]
         listing = "; ".join(item_label(i) for i in items)
+        intent = task["intent"]
+        if missing:  # never dropped without a word: say which, keep the ones found, and ask
+            said["items"] = [refs[o] for o in dict.fromkeys(origin)]
+            what = joined([f"'{self.ref_words(m)}'" for m in missing])
+            task["asked_items"] = True
+            if picked:
+                return self.say("items_partly_found", intent, awaiting="items", order_id=order["order_id"],
+                                found="; ".join(item_label(items[i]) for i in picked), missing=what, items=listing,
+                                verb=verb)
+            return self.say("item_not_in_order", intent, awaiting="items", order_id=order["order_id"],
+                            missing=what, items=listing)
         if picked:
             task["items"] = [items[i]["item_id"] for i in picked]
+            task["changes"] = [refs[o] if o is not None else {} for o in origin]
             task["new_items"] = [None] * len(picked)
             return None
         key = "ask_items_reminder" if task["kind"] in ("exchange", "modify_items") else "ask_items"
-        if task.get("asked_items") and state.get("awaiting") == "items":
-            key = "item_not_in_order"
         task["asked_items"] = True
-        return self.say(key, task["intent"], awaiting="items", order_id=order["order_id"], verb=verb,
-                        verbed=VERBS[task["kind"]][0], items=listing)
+        return self.say(key, intent, awaiting="items", order_id=order["order_id"], verb=verb, verbed=verbed,
+                        items=listing)
 
-    def need_new_items(self, state, task, text, order) -> Outcome | None:
+    def ref_words(self, ref: dict) -> str:
+        """How to quote an item back: the customer's own words, else the catalog's name and values."""
+        if ref.get("mention"):
+            return ref["mention"]
+        name = self.store.get_product(ref["product_id"])["name"] if ref.get("product_id") else "item"
+        return f"{name} ({describe(ref['options'])})" if ref.get("options") else name
+
+    def wanted_now(self, requests, product, variants) -> tuple[dict, bool]:
+        """(option values wanted, same) from this message's answer to "what would you like instead?"."""
+        for r in requests:
+            for c in r.items:
+                if c.same:
+                    return {}, True
+                wanted = dict(c.new_options) or dict(c.item.options)
+                if not wanted and c.item.item_id in product["variants"]:
+                    wanted = dict(product["variants"][c.item.item_id]["options"])
+                if wanted:
+                    return wanted, False
+        return {}, False
+
+    def need_new_items(self, state, task, order, requests) -> Outcome | None:
+        changes = task.get("changes") or [{}] * len(task["items"])
         for n, (old_id, new_id) in enumerate(zip(task["items"], task["new_items"])):
             if new_id:
                 continue
@@ -356,19 +462,31 @@ class Flows:
             variants = list(product["variants"].values())
             answering = state.get("awaiting") in ("new_item", "choice") and task.get("asking") == n
             if answering:
-                pool = [v for v in variants if v["item_id"] in task.get("choices", [])] if \
-                    state.get("awaiting") == "choice" else variants
-                result = self.pick_variant(old, pool, variants, text)
-                if not isinstance(result, str) and pool is not variants and result[0] != "choose":
-                    result = self.pick_variant(old, variants, variants, text)  # not one of those listed
-                if isinstance(result, str):
-                    task["new_items"][n] = result
-                    task.pop("choices", None)
-                    continue
-                return self.variant_question(task, n, old, product, result)
-            task["asking"] = n
-            return self.say("ask_new_item", task["intent"], awaiting="new_item", item=item_label(old),
-                            product=product["name"], choices=self.option_summary(variants))
+                wanted, same = self.wanted_now(requests, product, variants)
+            else:
+                wanted, same = dict(changes[n].get("new_options") or {}), bool(changes[n].get("same"))
+            if same:  # "a new identical one": the policy allows only another option of the same product
+                task["asking"] = n
+                changes[n] = {**changes[n], "same": False}
+                task["changes"] = changes
+                others = [v for v in variants if v["available"] and v["item_id"] != old_id]
+                return self.say("new_item_identical", task["intent"], awaiting="new_item", item=item_label(old),
+                                verb=VERBS[task["kind"]][1], product=product["name"],
+                                choices=self.option_summary(others))
+            if not wanted and not answering:
+                task["asking"] = n
+                return self.say("ask_new_item", task["intent"], awaiting="new_item", item=item_label(old),
+                                product=product["name"], choices=self.option_summary(variants))
+            choosing = answering and state.get("awaiting") == "choice"
+            pool = [v for v in variants if v["item_id"] in task.get("choices", [])] if choosing else variants
+            result = self.pick_variant(old, pool or variants, variants, wanted)
+            if not isinstance(result, str) and choosing and result[0] != "choose":
+                result = self.pick_variant(old, variants, variants, wanted)  # not one of those listed
+            if isinstance(result, str):
+                task["new_items"][n] = result
+                task.pop("choices", None)
+                continue
+            return self.variant_question(task, n, old, product, result)
         return None
 
     def option_summary(self, variants) -> str:
@@ -381,24 +499,26 @@ class Flows:
                         values[k].append(val)
         return "; ".join(f"{k}: {', '.join(vals)}" for k, vals in values.items())
 
-    def pick_variant(self, old, pool, variants, text):
-        """An item id, or (problem, variants) where problem is none|unavailable|same|choose."""
-        t = slots.normalise(text)
-        wanted = slots.mentioned_values(t, pool)
+    @staticmethod
+    def pick_variant(old, pool, variants, wanted: dict):
+        """An item id, or (problem, variants[, wanted]) where problem is none|unavailable|same|choose."""
+        keys = {k.lower(): k for v in variants for k in v["options"]}
+        wanted = {keys[k.lower()]: str(v) for k, v in wanted.items() if k.lower() in keys}
         if not wanted:
             return ("none", pool)
-        fitting = [v for v in pool if all(v["options"].get(k) == val for k, val in wanted.items())]
+
+        def fits(v):
+            return all(str(v["options"].get(k, "")).lower() == val.lower() for k, val in wanted.items())
+        fitting = [v for v in pool if fits(v)]
         usable = [v for v in fitting if v["available"] and v["item_id"] != old["item_id"]]
+        others = [v for v in variants if v["available"] and v["item_id"] != old["item_id"]]
         if not usable:
-            if fitting and all(v["item_id"] == old["item_id"] for v in fitting if v["available"]) and \
-                    any(v["available"] for v in fitting):
-                return ("same", [v for v in variants if v["available"] and v["item_id"] != old["item_id"]])
-            return ("unavailable", [v for v in variants if v["available"] and v["item_id"] != old["item_id"]],
-                    wanted)
-        if len(usable) > 1 and slots.wants_cheapest(text):
-            return min(usable, key=lambda v: (v["price"], v["item_id"]))["item_id"]
-        # keep what the customer did not ask to change
-        def kept(v):
+            if fitting and any(v["available"] for v in fitting) and \
+                    all(v["item_id"] == old["item_id"] for v in fitting if v["available"]):
+                return ("same", others)
+            return ("unavailable", others, wanted)
+
+        def kept(v):  # keep what the customer did not ask to change
             return sum(1 for k, val in old["options"].items() if k not in wanted and v["options"].get(k) == val)
         best = max(kept(v) for v in usable)
         top = [v for v in usable if kept(v) == best]
@@ -412,7 +532,7 @@ class Flows:
         task["asking"] = n
         if problem == "choose":
             task["choices"] = [v["item_id"] for v in options]
-            listing = "; ".join(f"{slots.describe_options(v['options'])} at {money(v['price'])}" for v in options)
+            listing = "; ".join(f"{describe(v['options'])} at {money(v['price'])}" for v in options)
             return self.say("ask_choice", intent, awaiting="choice", product=product["name"], choices=listing)
         task.pop("choices", None)
         summary = self.option_summary(options)
@@ -431,7 +551,7 @@ class Flows:
             diff += self.store.get_variant(new_id)["price"] - old["price"]
         return round(diff, 2)
 
-    def need_payment(self, state, task, text, user, order) -> Outcome | None:
+    def need_payment(self, state, task, user, order) -> Outcome | None:
         if task.get("payment"):
             return None
         methods = user["payment_methods"]
@@ -443,13 +563,13 @@ class Flows:
             eligible = [m for m in methods if m != original]
         else:
             eligible = list(methods)
-        about_payment = state.get("awaiting") == "payment" or re.search(
-            r"\b(pay|paid|paying|payment|refund\w*|paypal|credit|debit|gift ?card|card ending)\b", text.lower())
-        named = slots.payment_method(text, methods, original) if about_payment else []
+        said = task.setdefault("said", {})
+        named = methods_named(said["payment"], methods, original) if said.get("payment") else []
         if named:
             bad = [m for m in named if m not in eligible]
             named = [m for m in named if m in eligible]
             if not named:
+                said.pop("payment", None)
                 why = ("a refund goes to the original payment method or a gift card" if kind == "return"
                        else "it is the order's current payment method")
                 return self.say("payment_not_allowed", intent, awaiting="payment", method=self.method_label(
@@ -458,6 +578,7 @@ class Flows:
             chosen = (named or eligible)[0]
             problem = self.gift_card_short(methods[chosen], task, order)
             if problem:
+                said.pop("payment", None)
                 out = self.say("payment_not_allowed", intent, awaiting="payment",
                                method=self.method_label(methods[chosen]), why=problem[0],
                                methods=self.methods_text(methods, eligible))
@@ -472,7 +593,7 @@ class Flows:
         purpose = {"payment": "pay for the order", "exchange": "pay or receive the price difference",
                    "modify_items": "pay or receive the price difference"}[kind]
         return self.say("ask_payment", intent, awaiting="payment", purpose=purpose,
-                        methods=self.methods_text(methods, eligible))
+                        methods=self.methods_text(methods, named or eligible))
 
     def gift_card_short(self, method, task, order) -> tuple[str, float] | None:
         """(why, amount) when a gift card cannot pay what this change costs, else None."""
@@ -520,7 +641,7 @@ class Flows:
                 old = next(i for i in order["items"] if i["item_id"] == old_id)
                 new = self.store.get_variant(new_id)
                 lines.append(f"- {verb} {item_label(old)} {money(old['price'])} for "
-                             f"{new['name']} ({slots.describe_options(new['options'])}) {money(new['price'])}")
+                             f"{new['name']} ({describe(new['options'])}) {money(new['price'])}")
             diff = self.price_difference(task, order)
             task["amounts"] = {"price_difference": diff}
             method = self.method_label(user["payment_methods"][task["payment"]])
@@ -541,12 +662,12 @@ class Flows:
         status = self.store.get_order(task["order_id"])["status"]
         return [self.amounts_fact(task["order_id"], status, **task["amounts"])]
 
-    def on_confirmation(self, state, task, text, act: bool = True) -> Outcome:
-        answer = slots.confirmation(text)
-        if answer == "no":
+    def on_confirmation(self, state, task, kinds: list[str], act: bool = True) -> Outcome:
+        """Only a plain yes acts: "no" drops the request; anything else (a hedge, a question) asks again."""
+        if "deny" in kinds:
             state["task"] = None
             return self.say("declined", task["intent"])
-        if answer == "unclear":
+        if "confirm" not in kinds or "hedge" in kinds:
             question = self.t["confirm"].format(details=task["details"])
             out = self.say("confirm_again", task["intent"], awaiting="confirm", question=question)
             out.facts = self.task_facts(task)
@@ -593,7 +714,7 @@ class Flows:
                 before = s.get_order(task["order_id"])
                 diff = self.price_difference(task, before)
                 changes = "; ".join(
-                    f"{self.store.get_variant(n)['name']} ({slots.describe_options(self.store.get_variant(n)['options'])})"
+                    f"{self.store.get_variant(n)['name']} ({describe(self.store.get_variant(n)['options'])})"
                     for n in task["new_items"])
                 method = self.method_label(methods[task["payment"]], balance=False)  # balances change
                 difference = (f"The price difference of {money(diff)} is paid with {method}." if diff > 0 else
@@ -626,16 +747,16 @@ class Flows:
         return "The refund goes back to the original payment method within 5 to 7 business days."
 
     # ------------------------------------------------------------ account information
-    def info(self, state, text, flow, intent, just_identified) -> Outcome | None:
-        if flow not in ("order_status", "gift_card", "payment_methods"):
-            return None
+    def info(self, state, request: Request) -> Outcome:
+        what = request.task or ("order_status" if request.order_ids else "orders_list")
+        intent = INTENTS.get(what, what)
         if not state.get("user_id"):
             state["task"] = None
-            state["after_identify"] = {"flow": flow, "intent": intent, "text": text}
+            state["after_identify"] = Reading(requests=(request,)).to_dict()
             return self.say("identify", intent, awaiting="identify")
         user = self.user(state)
         methods = user["payment_methods"]
-        if flow == "gift_card":
+        if what == "gift_card":
             cards = [m for m in methods.values() if m["source"] == "gift_card"]
             if not cards:
                 return self.say("no_gift_card", intent, methods=self.methods_text(methods))
@@ -643,19 +764,19 @@ class Flows:
                 f"Your gift card {c['id']} has a balance of {money(c.get('balance', 0.0))}." for c in cards))
             out.citations = [Citation(f"customer:{state['user_id']}", "customer", out.text)]
             return out
-        if flow == "payment_methods":
+        if what == "payment_methods":
             return self.say("payment_methods", intent, methods=self.methods_text(methods))
-        ids = slots.order_ids(text)
-        if not ids:
+        if not request.order_ids:
             out = self.say("orders_list", intent, orders=self.orders_text(state["user_id"]))
             out.citations = [Citation(f"customer:{state['user_id']}", "customer", out.text)]
             return out
+        order_id = request.order_ids[0]
         try:
-            order = self.store.get_order(ids[0])
+            order = self.store.get_order(order_id)
         except NotFound:
-            return self.say("unknown_order", intent, order_id=ids[0])
+            return self.say("unknown_order", intent, order_id=order_id)
         if order["user_id"] != state["user_id"]:
-            return self.say("other_customer_order", intent, order_id=ids[0])
+            return self.say("other_customer_order", intent, order_id=order_id)
         tracking = [t for f in order.get("fulfillments", []) for t in f.get("tracking_id", [])]
         out = self.say("order_info", intent, order_id=order["order_id"], status=order["status"],
                        items="; ".join(f"{item_label(i)} {money(i['price'])}" for i in order["items"]),

@@ -1,101 +1,69 @@
-"""Suggestions: up to three available variants that fit what the customer said, each with its reason.
+"""Suggestions: up to three available variants inside what the customer asked (products, option values, budget),
+each with one reason clause tied to the request, and the catalog's 'sponsored' mark.
 
-Fit = the product named (or found by search), the option values mentioned, the budget, and, once the customer
-is identified and personalisation is on, what they bought before (same product type or option values). Each
-suggestion says why it was chosen in words tied to the message and carries the catalog's 'sponsored' mark.
+The candidates are the products the Reading names; else the products the search index finds for what the
+suggestion is for (`Request.topic`, e.g. "hiking"); else the whole catalog. Once the customer is identified and
+personalisation is on, what they bought before breaks ties. Nothing over the budget is ever suggested: when
+nothing fits, the reply says so and names the closest price. Selection and reasons: bot/catalog.py.
 """
 from __future__ import annotations
 
-from trustgen.types import Fact
-
-from . import slots
-from .answers import mentioned_products, variant_fact, write
-from .flows import Outcome, money
+from . import catalog
+from .answers import nearest_products, show_products, write
+from .flows import Outcome
+from .reading import CatalogQuery, Request
 from .reply import ProductSuggestion
 
-
-def candidates(bot, text: str) -> list[dict]:
-    store = bot.store
-    pids = mentioned_products(store, text)
-    if pids:
-        return [v for v in store.variants() if v["product_id"] in pids]
-    found = []
-    for hit in bot.index.search(text, top_k=bot.config.search_top_k * 3, filters=None):
-        meta = hit.metadata or {}
-        if meta.get("item_id"):
-            found.append(store.get_variant(meta["item_id"]))
-        elif meta.get("kind") == "product" and meta.get("product_id"):
-            found += [store.get_variant(i) for i in store.get_product(meta["product_id"])["variants"]]
-    seen, out = set(), []
-    for v in found:
-        if v["item_id"] not in seen:
-            seen.add(v["item_id"])
-            out.append(v)
-    return out
+TOPIC_PRODUCTS = 4  # products taken from the search index for a topic ("hiking")
 
 
-def past_values(bot, user_id: str) -> tuple[set[str], set[tuple[str, str]]]:
-    products, values = set(), set()
+def candidates(bot, query: CatalogQuery, topic: str) -> list[dict]:
+    variants = bot.store.variants()
+    pids = list(query.product_ids)
+    if not pids and topic:
+        pids = nearest_products(bot, topic)[:TOPIC_PRODUCTS]
+    if not pids:
+        return variants
+    order = {p: n for n, p in enumerate(pids)}
+    return sorted((v for v in variants if v["product_id"] in order), key=lambda v: order[v["product_id"]])
+
+
+def past_values(bot, user_id: str) -> set[tuple[str, str]]:
+    values = set()
     for order in bot.store.orders_of(user_id):
         for item in order["items"]:
-            products.add(item["product_id"])
             values.update(item["options"].items())
-    return products, values
+    return values
 
 
-def recommend(bot, state: dict, text: str, intent: str, session_id: str, personalise: bool) -> Outcome:
-    pool = [v for v in candidates(bot, text) if v["available"]]
-    t = slots.normalise(text)
-    low, high = slots.budget(text)
-    wanted = slots.mentioned_values(t, pool)
-    fits = [v for v in pool if all(v["options"].get(k) == val for k, val in wanted.items())
-            and (high is None or v["price"] <= high) and (low is None or v["price"] >= low)]
-    if not fits:
-        msg = bot.flows.t["no_products"]
-        if pool and high is not None:
-            cheapest = min(pool, key=lambda v: v["price"])
-            fact = variant_fact(cheapest)
-            msg += f" The lowest price among matching items is {money(cheapest['price'])} ({fact.text})."
-            out = write(bot, text, [fact], msg, intent, session_id, use_model=False)
-            out.confidence = 0.6
-            return out
-        return Outcome(msg, intent, confidence=0.5)
-    past_products, past = (set(), set())
-    if personalise and state.get("user_id"):
-        past_products, past = past_values(bot, state["user_id"])
-
-    def score(v):
-        liked = len(set(v["options"].items()) & past)
-        return (-len([k for k in wanted if v["options"].get(k) == wanted[k]]), -liked, v["price"], v["item_id"])
-
-    chosen = []
-    for v in sorted(fits, key=score):  # at most one per option set already shown; distinct variants
-        if len(chosen) >= bot.config.max_suggestions:
-            break
-        chosen.append(v)
-    suggestions, facts = [], []
-    for v in chosen:
-        reasons = []
-        if wanted:
-            reasons.append("has the " + ", ".join(f"{k} {val}" for k, val in wanted.items()) + " you asked for")
-        if high is not None:
-            reasons.append(f"within your budget of {money(high)}")
-        liked = sorted(set(v["options"].items()) & past)
-        if liked:
-            reasons.append("matches what you bought before (" + ", ".join(val for _, val in liked[:2]) + ")")
-        if not reasons:
-            reasons.append(f"a {v['name']} in stock, as you asked" + ("; the lowest price of those that fit"
-                                                                      if v is chosen[0] else ""))
-        reason = "; ".join(reasons)
-        suggestions.append(ProductSuggestion(v["item_id"], v["product_id"], v["name"], v["options"], v["price"],
-                                             v["available"], reason, bool(v.get("sponsored", False))))
-        facts.append(variant_fact(v))
-    if high is not None:  # the customer's own figure, so the checker can see where "$150.00" comes from
-        facts.append(Fact("request:budget", "request", f"Budget the customer gave: {money(high)}", {"budget": high}))
-    lines = [f"- {f.text} ({s.reason})" + (" [sponsored]" if s.sponsored else "")
-             for f, s in zip(facts, suggestions)]
+def recommend(bot, state: dict, request: Request, text: str, session_id: str, personalise: bool) -> Outcome:
+    query = request.catalog or CatalogQuery()
+    pool = candidates(bot, query, request.topic)
+    liked = past_values(bot, state["user_id"]) if personalise and state.get("user_id") else set()
+    picks = catalog.suggest(bot.store, query, pool, liked=liked, limit=bot.config.max_suggestions,
+                            because=request.topic)
+    intent = "recommend_product"
+    if not picks.chosen:
+        constraint = catalog.constraints_text(query)
+        msg = f"I couldn't find anything {constraint} that fits.".replace("  ", " ") if constraint else \
+            bot.flows.t["no_products"]
+        facts = list(catalog.bounds_facts(query))
+        if picks.nearest is not None:
+            fact = catalog.variant_fact(picks.nearest)
+            facts.append(fact)
+            msg += f" The closest is {fact.text}."
+        out = write(bot, text, facts, msg, intent, session_id, use_model=False)
+        out.confidence = 0.6
+        return out
+    suggestions = [ProductSuggestion(s.variant["item_id"], s.variant["product_id"], s.variant["name"],
+                                     s.variant["options"], s.variant["price"], s.variant["available"], s.reason,
+                                     bool(s.variant.get("sponsored", False))) for s in picks.chosen]
+    lines = [f"- {catalog.variant_line(s.variant)}: {s.reason[0].lower() + s.reason[1:]}"
+             .replace(" (sponsored):", ":") + (" [sponsored]" if s.variant.get("sponsored") else "")
+             for s in picks.chosen]
     template = "Here are some options that fit:\n" + "\n".join(lines)
-    out = write(bot, text, facts, template, intent, session_id, use_model=False)
+    out = write(bot, text, list(picks.facts), template, intent, session_id, use_model=False)
     out.products = suggestions
+    out.confidence = request.confidence
+    show_products(state, [s.product_id for s in suggestions], [s.item_id for s in suggestions], query.options, query)
     return out
-

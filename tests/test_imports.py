@@ -43,3 +43,27 @@ def test_importing_core_is_light():
             "print(','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == ""
+
+
+DECIDERS = ["bot/flows.py", "bot/answers.py", "bot/recommend.py", "bot/catalog.py"]
+TEXT_READERS = {"re", "regex", "slots", "understand", "nlu", "intents", "history"}
+
+
+def _relative_imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            names |= {(node.module or "").split(".")[0]} | {a.name for a in node.names if not node.module}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("bot."):
+            names.add(node.module.split(".")[1])
+    return names
+
+
+def test_only_the_reader_reads_message_text():
+    """The flows and answers decide from the Reading: none of them imports a text parser or regular expressions."""
+    bad = []
+    for name in DECIDERS:
+        path = ROOT / name
+        found = (_imported_packages(path) | _relative_imports(path)) & TEXT_READERS
+        bad += [f"{name} imports {n}" for n in sorted(found)]
+    assert bad == []

@@ -117,3 +117,128 @@ def test_what_do_you_know_and_forget_me(demo_db, tmp_path):
     assert r.action == "forget" and "erased" in r.text
     assert bot.memory.sessions_of("olivia_ito_3591") == [] and bot.memory.history("p") == []
     assert bot.store.export() == before  # the shop's records of accounts and orders stay
+
+
+# ---------------------------------------------------------------- the flows decide from Readings made by hand
+from bot.reading import CatalogQuery, ItemChange, ItemRef, Payment, Reading, Request  # noqa: E402
+
+AVA = Request("identify", email="ava.moore6020@example.com")  # delivered #W4817420: bottle, bookshelf, camera, ...
+EMMA = Request("identify", email="emma.santos7683@example.com")  # delivered #W3113816: helmet, dumbbells, ...
+
+
+class ScriptedReader:
+    """The reader's seam with the Readings scripted: each message maps to the Reading given for it."""
+
+    def __init__(self, readings: dict[str, Reading]):
+        self.readings = readings
+
+    def read(self, text, state):
+        return self.readings[text]
+
+    def remember(self, state, reading):
+        pass
+
+
+def scripted_bot(demo_db, tmp_path, readings: dict):
+    return make_bot(demo_db, tmp_path, reader=ScriptedReader(
+        {k: v if isinstance(v, Reading) else Reading(requests=tuple(v)) for k, v in readings.items()}))
+
+
+def ref(bot, name, **options):
+    pid = next(p for p in bot.store.product_ids() if bot.store.get_product(p)["name"] == name)
+    return ItemRef(product_id=pid, options=tuple(sorted(options.items())), mention=f"the {name.lower()}")
+
+
+def test_an_item_that_cannot_be_matched_is_named_and_asked_about(demo_db, tmp_path):
+    bot = scripted_bot(demo_db, tmp_path, {})
+    blender = ItemRef(mention="the blender")
+    wanted = [ref(bot, "Water Bottle"), ref(bot, "Electric Kettle"), ref(bot, "Action Camera"), blender]
+    bot.reader.readings.update({
+        "return four": Reading((Request("order_task", task="return", order_ids=("#W4817420",),
+                                        items=tuple(ItemChange(r) for r in wanted)), AVA)),
+        "just those": Reading((Request("confirm"),)),
+        "gift card": Reading((Request("detail", payment=Payment(source="gift_card")),)),
+    })
+    before = bot.store.export()
+    r = bot.respond("return four", session_id="s")
+    assert r.awaiting == "items" and "'the blender'" in r.text
+    assert all(n in r.text for n in ("Water Bottle", "Electric Kettle", "Action Camera"))
+    assert bot.store.export() == before
+    r = bot.respond("just those", session_id="s")  # go on with the three found
+    assert r.awaiting == "confirm" and r.text.count("\n- ") >= 1
+    lines = r.text.split("\n")[1]
+    assert all(n in lines for n in ("Water Bottle", "Electric Kettle", "Action Camera")) and "Bookshelf" not in lines
+    r = bot.respond("just those", session_id="s")
+    assert r.action == "return_delivered_order_items"
+    returned = {i for i in bot.store.get_order("#W4817420")["return_items"]}
+    assert len(returned) == 3
+
+
+def test_a_four_item_exchange_in_one_message_is_taken_whole(demo_db, tmp_path):
+    bot = scripted_bot(demo_db, tmp_path, {})
+    order = bot.store.get_order("#W3113816")
+    changes, expected = [], {}
+    for item in order["items"][:4]:
+        variants = bot.store.get_product(item["product_id"])["variants"].values()
+        new = next(v for v in variants if v["available"] and v["item_id"] != item["item_id"])
+        differ = {k: v for k, v in new["options"].items() if item["options"].get(k) != v}
+        fits = [v for v in variants if v["available"] and all(v["options"][k] == x for k, x in differ.items())
+                and v["item_id"] != item["item_id"]]
+        if len(fits) > 1:
+            differ = dict(new["options"])  # say it in full when the changed options alone leave a choice
+        changes.append(ItemChange(ref(bot, item["name"], **item["options"]), new_options=tuple(sorted(differ.items()))))
+        expected[item["item_id"]] = new["item_id"]
+    bot.reader.readings.update({
+        "exchange four": Reading((EMMA, Request("order_task", task="exchange", order_ids=("#W3113816",),
+                                                items=tuple(changes), payment=Payment(source="credit_card")))),
+        "exchange four again": Reading((Request("order_task", task="exchange", order_ids=("#W3113816",),
+                                                items=tuple(changes), payment=Payment(source="credit_card")),)),
+        "yes": Reading((Request("confirm"),)),
+    })
+    r = bot.respond("exchange four", session_id="s")
+    assert r.awaiting == "confirm", r.text
+    assert r.text.count("- exchange ") == 4
+    r = bot.respond("exchange four again", session_id="s")  # the same message again is still the same request
+    assert r.awaiting == "confirm" and r.text.count("- exchange ") == 4
+    r = bot.respond("yes", session_id="s")
+    assert r.action == "exchange_delivered_order_items"
+    done = bot.store.get_order("#W3113816")
+    assert sorted(done["exchange_new_items"]) == sorted(expected.values())
+
+
+def test_exchange_for_an_identical_one_is_explained_not_misread(demo_db, tmp_path):
+    bot = scripted_bot(demo_db, tmp_path, {})
+    item = bot.store.get_order("#W3113816")["items"][0]
+    same = ItemChange(ref(bot, item["name"]), same=True)
+    bot.reader.readings["same"] = Reading((EMMA, Request("order_task", task="exchange", order_ids=("#W3113816",),
+                                                         items=(same,))))
+    before = bot.store.export()
+    r = bot.respond("same", session_id="s")
+    assert r.awaiting == "new_item" and "not for an identical one" in r.text and "couldn't match" not in r.text
+    assert bot.store.export() == before
+
+
+def test_account_look_up_needs_identification_but_policy_questions_do_not(demo_db, tmp_path):
+    bot = scripted_bot(demo_db, tmp_path, {
+        "status": [Request("account_info", task="order_status", order_ids=("#W4817420",))],
+        "policy": [Request("policy", faq_ids=("faq:exchange-who",))],
+        "me": [AVA],
+    })
+    r = bot.respond("status", session_id="s")
+    assert r.awaiting == "identify" and "delivered" not in r.text
+    r = bot.respond("policy", session_id="s")  # asked while the identity question is open
+    assert r.awaiting == "" and r.citations[0].id == "faq:exchange-who"
+    r = bot.respond("me", session_id="s")
+    assert "#W4817420" in r.text and "delivered" in r.text
+
+
+def test_several_requests_in_one_message_are_answered_in_order(demo_db, tmp_path):
+    bot = scripted_bot(demo_db, tmp_path, {})
+    shirt = next(p for p in bot.store.product_ids() if bot.store.get_product(p)["name"] == "T-Shirt")
+    bot.reader.readings["thanks and count"] = Reading((
+        Request("thanks"), Request("catalog", catalog=CatalogQuery(want="count", product_ids=(shirt,), in_stock=True))))
+    n = sum(v["available"] for v in bot.store.get_product(shirt)["variants"].values())
+    r = bot.respond("thanks and count", session_id="s")
+    first, second = r.text.split("\n\n", 1)
+    assert first == "You're welcome." and second.startswith(f"We have {n} T-Shirts in stock.")
+    assert r.claims_unsupported == 0
