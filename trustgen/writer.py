@@ -1,72 +1,134 @@
 """Reply writers: word a reply from the facts with the model, check every claim, repair or send the template.
 
-`GroundedWriter` implements `trustgen.types.ReplyWriter`. Nothing unchecked reaches a customer: `stream()` first
-generates and checks the whole reply, then yields the checked text in word groups. `TemplateWriter` sends the
-bot's template (still checked, for citations); `ScriptedWriter` replays enqueued texts instead of a model, so
-other packages' tests exercise repair and fallback without loading one. The model loads on first use.
+`GroundedWriter` implements `trustgen.types.ReplyWriter`. Nothing unchecked reaches a customer: `stream()` hands
+out the model's reply sentence by sentence, each only after the text so far passes the claim check (repaired
+where one value fits), and a sentence that fails ends the reply before anything after it is sent; when nothing
+has been sent yet the checked template goes instead. `write()` is the same stream, joined, and passes each
+checked piece to the sink installed with `streaming_to()` (how `bot.Bot.stream` shows a reply as it is checked).
+A model that fails (missing or corrupt files, an error, a time-out) leaves the writer answering with templates
+and `healthy` False. `TemplateWriter` sends the bot's template (checked, for citations); `ScriptedWriter`
+replays enqueued texts instead of a model, so tests exercise repair and fallback without one. Engines:
+trustgen.engines; the model loads on first use.
 """
 from __future__ import annotations
 
+import contextvars
 import logging
 import re
 import threading
+import time
 from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Callable, Generator as Gen, Iterator, Protocol
 
-from .claims import Vocabulary, check, check_and_repair
-from .errors import TrustgenError
+from .claims import Vocabulary, check, check_and_repair, degenerate
+from .engines import Streamed, make_engine
+from .errors import ModelFilesError
+from .generate import Generation
 from .prompting import build_messages
 from .types import CheckedReply, ReplyRequest
 
 log = logging.getLogger(__name__)
 
+# Where checked pieces of the reply being written go as they pass (set by `streaming_to`), and a lock held by
+# the caller that is let go while the model generates (set by `generating_outside`), so other conversations
+# proceed meanwhile. Context variables: each thread (each conversation) has its own.
+_SINK: contextvars.ContextVar[Callable[[str], None] | None] = contextvars.ContextVar("reply_sink", default=None)
+_OUTSIDE: contextvars.ContextVar[object | None] = contextvars.ContextVar("generation_lock", default=None)
+
+
+@contextmanager
+def streaming_to(sink: Callable[[str], None]):
+    """While active, model-worded replies written in this context pass each checked piece to `sink`."""
+    token = _SINK.set(sink)
+    try:
+        yield
+    finally:
+        _SINK.reset(token)
+
+
+@contextmanager
+def generating_outside(lock):
+    """While active, writers in this context release `lock` (a threading.RLock held by the caller) for as long
+    as the model generates, and take it back before returning."""
+    token = _OUTSIDE.set(lock)
+    try:
+        yield
+    finally:
+        _OUTSIDE.reset(token)
+
+
+@contextmanager
+def _released():
+    lock = _OUTSIDE.get()
+    owned = getattr(lock, "_is_owned", None)
+    if lock is None or owned is None or not owned():
+        yield
+        return
+    state = lock._release_save()  # the whole recursion count, as threading.Condition.wait does
+    try:
+        yield
+    finally:
+        lock._acquire_restore(state)
+
 
 @dataclass(frozen=True)
 class WriterConfig:
-    max_new_tokens: int = 96  # a reply of two or three sentences; every token costs ~0.05-0.1 s on a laptop CPU
-    time_limit_s: float = 12.0  # hard stop for one generation; the checked template is sent if it runs out
+    max_new_tokens: int = 96  # a reply of two or three sentences
+    time_limit_s: float = 12.0  # hard stop for one generation; whole sentences checked by then are kept
     use_model: bool = True  # False: every reply is the bot's template (still claim-checked)
-    quantize: bool = False  # int8 linear layers (trustgen.quantize); see docs/trust.md for the measured trade-off
+    engine: str = "auto"  # auto (SHOPBOT_ENGINE, else ct2 when installed), ct2, transformers, openai
+    quantize: bool = False  # transformers engine only: int8 linear layers (trustgen.quantize)
     adapter_path: str | None = "default"  # "default": trustgen/adapters/shop-lora when present; None: base model
     base_path: str | None = None  # None: the converted base model from `shopbot setup`
-    stream_words: int = 3  # words per streamed piece
-    threads: int | None = 1  # torch threads (process-wide); 1 measured 2.4x faster on a shared 2-core CPU
-    # (docs/trust.md); None leaves torch's default
+    stream_words: int = 3  # words per streamed piece of a template reply
+    threads: int | None = 1  # cores per generation (torch's setting is process-wide; CT2's is per replica)
+    workers: int = 2  # ct2: conversations decoded at once (model replicas sharing the weights)
+    retry_after_s: float = 60.0  # after a model error or time-out, templates for this long, then the model again
 
 
 class TextGenerator(Protocol):
-    """Turns chat messages into reply text. One verb; `ModelGenerator` and `ScriptedGenerator` implement it."""
+    """Turns chat messages into reply text. One verb; `ModelGenerator` and `ScriptedGenerator` implement it
+    (and `stream(messages)`, a stream of text pieces returning a `Generation`, which the writer prefers)."""
 
     def generate(self, messages: list[dict]) -> str: ...
 
 
 class ModelGenerator:
-    """The shop's language model, loaded on first use (thread-safe), greedy and bounded by WriterConfig."""
+    """The shop's language model behind an engine (trustgen.engines), loaded on first use, greedy and bounded by
+    WriterConfig. `loaded`: a trustgen.generate.LoadedModel to share (transformers engine)."""
 
-    def __init__(self, config: WriterConfig = WriterConfig(), loaded=None):
+    def __init__(self, config: WriterConfig = WriterConfig(), loaded=None, engine=None):
         self.config = config
-        self._loaded = loaded  # a trustgen.generate.LoadedModel to share, or None to load on first use
+        if engine is None and loaded is not None:
+            from .engines import TransformersEngine
+            engine = TransformersEngine(loaded=loaded, threads=config.threads)
+        self._engine = engine
         self._lock = threading.Lock()
 
-    def load(self):
+    @property
+    def engine(self):
         with self._lock:
-            if self._loaded is None:
-                from .generate import load_model
+            if self._engine is None:
                 c = self.config
-                if c.threads:
-                    import torch
-                    torch.set_num_threads(c.threads)
-                self._loaded = load_model(Path(c.base_path) if c.base_path else None, c.adapter_path, c.quantize)
-        return self._loaded
+                self._engine = make_engine(c.engine, base_path=c.base_path, adapter_path=c.adapter_path,
+                                           quantize=c.quantize, threads=c.threads, workers=c.workers)
+        return self._engine
+
+    def load(self):
+        engine = self.engine
+        return engine.load() if hasattr(engine, "load") else engine
+
+    def stream(self, messages: list[dict]) -> Gen[str, None, Generation]:
+        return self.engine.stream(messages, max_new_tokens=self.config.max_new_tokens,
+                                  time_limit_s=self.config.time_limit_s)
 
     def generate(self, messages: list[dict]) -> str:
-        from .generate import generate
-        loaded = self.load()
-        out = generate(loaded, messages, max_new_tokens=self.config.max_new_tokens,
-                       time_limit_s=self.config.time_limit_s)
-        return usable_text(out)
+        streamed = Streamed(self.stream(messages))
+        for _ in streamed:
+            pass
+        return usable_text(streamed.generation)
 
 
 class ScriptedGenerator:
@@ -84,6 +146,13 @@ class ScriptedGenerator:
     def generate(self, messages: list[dict]) -> str:
         self.calls.append(messages)
         return self.queue.popleft() if self.queue else ""
+
+    def stream(self, messages: list[dict]) -> Gen[str, None, Generation]:
+        """The next text in pieces of a few characters, as a model's tokens would arrive."""
+        text = self.generate(messages)
+        for i in range(0, len(text), 4):
+            yield text[i:i + 4]
+        return Generation(text.strip(), (len(text) + 3) // 4, 0, "eos", 0.0)
 
 
 def said(request: ReplyRequest) -> tuple[str, ...]:
@@ -118,6 +187,9 @@ def pieces(text: str, words: int = 3) -> Iterator[str]:
         yield "".join(tokens[i:i + n])
 
 
+_SENTENCE_END = re.compile(r"[.!?](?=\s)|\n")
+
+
 class GroundedWriter:
     """Model-worded, claim-checked replies; falls back to the request's template when a reply cannot be repaired,
     when the model is unavailable, or when the request says `use_model=False`."""
@@ -128,32 +200,146 @@ class GroundedWriter:
         self.config = config
         self.vocabulary = vocabulary
         self.failure: str | None = None  # why the model could not be used, once it failed
+        self._failed_at = 0.0
+        self._permanent = False  # missing or corrupt files: no retry until the process restarts
 
     @property
     def healthy(self) -> bool:
-        """False once the model failed to load or generate: replies are then the checked templates."""
+        """False once the model failed to load or generate (or timed out with nothing usable) and has not
+        answered since: replies are then the checked templates."""
         return self.failure is None
+
+    def _model_usable(self) -> bool:
+        if self.generator is None or self.failure is None:
+            return self.generator is not None
+        return not self._permanent and time.monotonic() - self._failed_at >= self.config.retry_after_s
+
+    def _fail(self, reason: str, permanent: bool) -> None:
+        self.failure, self._failed_at, self._permanent = reason, time.monotonic(), permanent
+        log.warning("model unavailable, sending templates: %s", reason)
 
     def template_reply(self, request: ReplyRequest) -> CheckedReply:
         return check(request.template, request.facts, self.vocabulary, said(request))
 
     def write(self, request: ReplyRequest) -> CheckedReply:
-        if not (request.use_model and self.config.use_model and self.generator is not None and self.healthy):
-            return self.template_reply(request)
-        try:
-            text = self.generator.generate(build_messages(request))
-        except TrustgenError as exc:  # missing model files and the like: say so once, keep answering
-            self.failure = str(exc)
-            log.warning("model unavailable, sending templates: %s", exc)
-            return replace(self.template_reply(request), fell_back=True)
-        checked = check_and_repair(text, request.facts, request.template, self.vocabulary, said(request))
-        if not checked.fell_back and missing_kinds(checked, request.must_state):
-            return replace(self.template_reply(request), fell_back=True)
-        return replace(checked, used_model=not checked.fell_back)
+        """The checked reply; each model-worded piece also goes to the `streaming_to` sink as it passes."""
+        sink, streamed = _SINK.get(), Streamed(self._stream_checked(request))
+        for piece in streamed:
+            if sink is not None:
+                sink(piece)
+        return streamed.generation
 
     def stream(self, request: ReplyRequest) -> Iterator[str]:
-        """The checked reply in word groups; joined they equal `write(request).text`."""
-        yield from pieces(self.write(request).text, self.config.stream_words)
+        """The checked reply in pieces (sentences of the model's reply; word groups of a template); joined they
+        equal `write(request).text`."""
+        yield from self._stream_checked(request, template_pieces=True)
+
+    def _stream_checked(self, request: ReplyRequest, template_pieces: bool = False) -> Gen[str, None, CheckedReply]:
+        if not (request.use_model and self.config.use_model and self._model_usable()):
+            reply = self.template_reply(request)
+        else:
+            reply = yield from self._model_reply(request)
+        if reply.used_model is False and template_pieces:
+            yield from pieces(reply.text, self.config.stream_words)
+        return reply
+
+    def _model_reply(self, request: ReplyRequest) -> Gen[str, None, CheckedReply]:
+        """Sentence by sentence: the text so far plus the new sentence is checked (and repaired) before the
+        sentence is handed out; what the question asked for (`must_state`) is held back until it is stated."""
+        facts, template, words = request.facts, request.template, said(request)
+        accepted, held, sent, last = "", "", False, None
+        streamed = None
+        try:
+            with _released():
+                streamed = Streamed(self._generator_stream(build_messages(request)))
+                buffer = ""
+                for piece in streamed:
+                    buffer += piece
+                    while (cut := _sentence_cut(buffer, accepted)) is not None:
+                        sentence, buffer = buffer[:cut], buffer[cut:]
+                        ok = self._accept(sentence, accepted, facts, template, words)
+                        if ok is None:
+                            break
+                        accepted, last = ok.text, ok
+                        held += ok.piece
+                        if held and not missing_kinds(ok.checked, request.must_state):
+                            sent = True
+                            yield held
+                            held = ""
+                    else:
+                        continue
+                    streamed.close()  # a sentence failed: stop generating, send nothing after it
+                    buffer = ""
+                    break
+                gen = streamed.generation
+                tail = buffer if gen is not None and gen.stopped_by not in ("length", "time") else ""
+                if tail.strip() and not tail.rstrip().endswith(":"):
+                    ok = self._accept(tail.rstrip(), accepted, facts, template, words)
+                    if ok is not None:
+                        accepted, last = ok.text, ok
+                        held += ok.piece
+                        if held and not missing_kinds(ok.checked, request.must_state):
+                            sent = True
+                            yield held
+                            held = ""
+        except ModelFilesError as exc:
+            self._fail(str(exc), permanent=True)
+            return replace(self.template_reply(request), fell_back=True)
+        except Exception as exc:  # noqa: BLE001 - an engine or model server failing must not fail the turn
+            self._fail(f"{exc.__class__.__name__}: {exc}", permanent=False)
+            log.debug("engine error", exc_info=True)
+            if not sent:
+                return replace(self.template_reply(request), fell_back=True)
+            return replace(last.checked, used_model=True)
+        gen = streamed.generation if streamed is not None else None
+        timed_out = gen is not None and gen.stopped_by == "time"
+        if not sent:  # nothing usable, or it never said what was asked: the template
+            if timed_out:
+                self._fail(f"time-out: no checked sentence within {self.config.time_limit_s:g} s", permanent=False)
+            return replace(self.template_reply(request), fell_back=True)
+        self.failure = None  # the model answered: healthy again
+        return replace(last.checked, used_model=True)
+
+    def _generator_stream(self, messages: list[dict]) -> Gen[str, None, Generation]:
+        stream = getattr(self.generator, "stream", None)
+        if stream is not None:
+            return stream(messages)
+        return _one_piece(self.generator.generate(messages))
+
+    def _accept(self, sentence: str, accepted: str, facts, template: str, words) -> "_Accepted | None":
+        """The text with `sentence` added, checked and repaired, when it passes and leaves the accepted text
+        unchanged; None when it fails (unsupported, looping, or changing what was already sent)."""
+        if not accepted:
+            sentence = sentence.lstrip()
+        text = accepted + sentence
+        if not sentence.strip() or degenerate(text):
+            return None
+        checked = check_and_repair(text, facts, template, self.vocabulary, words)
+        if checked.fell_back or not checked.text.startswith(accepted):
+            return None
+        return _Accepted(checked.text, checked.text[len(accepted):], checked)
+
+
+@dataclass(frozen=True)
+class _Accepted:
+    text: str  # the whole accepted reply so far
+    piece: str  # what this sentence added (repaired)
+    checked: CheckedReply
+
+
+def _sentence_cut(buffer: str, accepted: str) -> int | None:
+    """Where the first whole sentence in `buffer` ends (after its punctuation or line break), or None."""
+    for m in _SENTENCE_END.finditer(buffer):
+        if buffer[:m.end()].strip():
+            return m.end()
+    return None
+
+
+def _one_piece(text: str) -> Gen[str, None, Generation]:
+    """A generator's whole text as a one-piece stream (for generators that only `generate`)."""
+    if text:
+        yield text
+    return Generation(text.strip(), 0, 0, "eos", 0.0)
 
 
 class TemplateWriter(GroundedWriter):

@@ -86,7 +86,8 @@ def test_looping_model_output_is_never_sent(bottle):
     reply = ScriptedWriter(loop).write(request(bottle))
     assert reply.fell_back and reply.text == request(bottle).template
     again = "The Water Bottle is great for you.\n\nThe Water Bottle is great for you."
-    assert ScriptedWriter(again).write(request(bottle)).fell_back
+    looped = ScriptedWriter(again).write(request(bottle))  # the first sentence passed and was sent already:
+    assert looped.text == "The Water Bottle is great for you."  # the loop ends the reply, never repeated
 
 
 def test_a_reply_cut_by_a_limit_keeps_whole_sentences_only():
