@@ -43,8 +43,10 @@ def _id(kind: str, value) -> str:
 class PgConversationStore:
     """One shop's conversation memory in a PostgreSQL database (or schema) shared by all workers."""
 
-    def __init__(self, url: str, *, clock: Callable[[], float] = time.time, identity_ttl_s: float | None = None):
+    def __init__(self, url: str, *, clock: Callable[[], float] = time.time, identity_ttl_s: float | None = None,
+                 full_vacuum: bool = False):
         self.db = open_database(url)
+        self.full_vacuum = full_vacuum  # after an erasure: VACUUM FULL (exclusive lock, every worker waits)
         self.path = None  # no file: the conversations live on the database server (self.db.where)
         self.identity_ttl_s = identity_ttl_s  # None: identification lasts as long as the session
         self._clock = clock
@@ -272,7 +274,7 @@ class PgConversationStore:
                                                   (session_ids,)).rowcount
             if user_id is not None:  # tickets of theirs filed in a session saved without their id
                 counts["tickets"] += conn.execute("DELETE FROM tickets WHERE user_id = ?", (user_id,)).rowcount
-        self.db.vacuum(*TABLES)
+        self.db.vacuum(*TABLES, full=self.full_vacuum)
         return counts
 
 

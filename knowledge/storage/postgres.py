@@ -128,11 +128,15 @@ class PostgresDatabase:
     def json_text(self, column: str, key: str) -> str:
         return f"({column}::jsonb ->> '{key}')"
 
-    def vacuum(self, *tables: str) -> None:
-        """VACUUM (outside a transaction, as PostgreSQL requires): dead row versions are removed from the pages."""
+    def vacuum(self, *tables: str, full: bool = False) -> None:
+        """VACUUM the tables (and their TOAST tables), outside a transaction as PostgreSQL requires.
+
+        Plain VACUUM prunes dead row versions from the pages without blocking other workers; FULL rewrites each
+        table into new files under an exclusive lock (every worker waits), leaving no dead version behind.
+        """
         with self._pool.connection() as conn:
             for table in tables:
-                conn.execute(f"VACUUM (FULL, ANALYZE) {table}")
+                conn.execute(f"VACUUM {'(FULL) ' if full else ''}{table}")
 
     def close(self) -> None:
         _OPEN.discard(self)
