@@ -3,11 +3,14 @@
 `customer_data` gathers the account (payment methods masked), order summaries and what the assistant stored;
 `render_customer_data` writes it as chat text, and `customer_facts` as facts for the claim checker and citations.
 `forget_customer` erases what the assistant stored (gone from the files too); the shop's account and orders
-stay, as its records of sales. Reached through `Bot.customer_data`, `Bot.forget`; tests: tests/bot/test_privacy_*.
+stay, as its records of sales. `mask_personal` hides emails, street addresses and card digits in text that
+staff-wide views and logs show. Reached through `Bot.customer_data`, `Bot.forget`; tests: tests/bot/test_privacy_*,
+tests/security/test_security_pii.py.
 """
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timezone
 
 from knowledge.errors import NotFound
@@ -18,6 +21,33 @@ from .memory import ConversationStore
 KEPT_RECORDS_NOTE = ("Your account and your orders stay with the shop: they are its records of sales and "
                      "payments. Ask a person on our team if you want your account closed.")
 MAX_STATE_VALUE_CHARS = 200  # a remembered value longer than this is shortened in the rendered text
+
+# What `mask_personal` hides. Street words cover the demo shop's 500 addresses and common US/UK forms; a test
+# runs every email and address of the demo shop through it.
+_EMAIL = re.compile(r"[\w.+%-]+@[\w-]+(?:\.[\w-]+)+")
+_CARD = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")  # 13-19 digits, spaces or dashes between
+_ENDING = re.compile(r"\b(ending|ends)( in| with)?( \*+| x+)? ?\d{4}\b", re.I)
+_STREET = re.compile(
+    r"\b\d{1,6}(?:-\d+)?\s+(?:[A-Za-z0-9.'-]+\s+){0,4}(?:street|st|avenue|ave|road|rd|drive|dr|lane|ln|way|"
+    r"boulevard|blvd|court|ct|place|pl|circle|cir|terrace|ter|parkway|pkwy|highway|hwy|trail|trl|square|sq|"
+    r"crescent|close|row|walk|alley|loop|broadway|plaza|highway)\b\.?", re.I)
+_UNIT = re.compile(r"\b(?:suite|ste|apt|apartment|unit|flat|floor|room)\.?\s*#?\s*\w+\b", re.I)
+_STATE_ZIP = re.compile(r"\b[A-Z]{2}\s+\d{5}(?:-\d{4})?\b")
+_ZIP = re.compile(r"(\b(?:zip|postcode|postal code)(?: code)?(?: is)?:?\s*)\d{5}(?:-\d{4})?\b", re.I)
+
+
+def mask_personal(text: str) -> str:
+    """`text` with emails, street lines, unit numbers, state + zip, and card digits replaced by [email],
+    [address], [card]; a "card ending in 1234" keeps the words and loses the digits. Never raises on a str."""
+    if not text:
+        return text
+    out = _EMAIL.sub("[email]", text)
+    out = _CARD.sub("[card]", out)
+    out = _ENDING.sub(lambda m: m.group(0)[:-4] + "****", out)
+    out = _STREET.sub("[address]", out)
+    out = _UNIT.sub("[address]", out)
+    out = _STATE_ZIP.sub("[address]", out)
+    return _ZIP.sub(lambda m: m.group(1) + "[address]", out)
 
 
 def customer_data(store, memory: ConversationStore, user_id: str) -> dict:

@@ -1,11 +1,14 @@
 """The insights page: how conversations went, from `bot.insights()`, as figures, bar charts and a table.
 
 `summarise(insights)` is a plain function (numbers and pandas tables, no Gradio); `build_insights_app`
-draws them. Shares are guarded for the empty case (no conversations yet reads "no data", not 0%).
+draws them. Shares are guarded for the empty case (no conversations yet reads "no data", not 0%). Customers'
+questions are shown with emails, addresses and card digits masked (`bot.privacy.mask_personal`).
 """
 from __future__ import annotations
 
 import pandas as pd
+
+from bot.privacy import mask_personal
 
 OUTCOMES = ("resolved by the assistant", "handed over", "thumbs up", "thumbs down")
 
@@ -28,7 +31,8 @@ def summarise(insights: dict) -> dict:
     outcomes = pd.DataFrame({"outcome": list(OUTCOMES), "count": [resolved, handed, up, down]})
     intents = pd.DataFrame([(str(i), int(n)) for i, n in insights.get("top_intents", [])],
                            columns=["intent", "conversations"])
-    unanswered = pd.DataFrame({"question the assistant could not answer": list(insights.get("unanswered", []))})
+    unanswered = pd.DataFrame({"question the assistant could not answer":
+                               [mask_personal(str(q)) for q in insights.get("unanswered", [])]})
     return {"headline": headline, "outcomes": outcomes, "intents": intents, "unanswered": unanswered}
 
 
