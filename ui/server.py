@@ -193,6 +193,9 @@ def add_arguments(parser) -> None:
                              "(repeatable; also $SHOPBOT_SHOP_ORIGINS, comma-separated)")
     parser.add_argument("--max-concurrent", type=int, default=None,
                         help="chats answered at once; more get 'busy' (HTTP 429) at once (default 4)")
+    parser.add_argument("--workers", type=int, default=1, metavar="N",
+                        help="worker processes (default 1); any worker takes any message, as conversations live "
+                             "in the database (ui/workers.py)")
 
 
 def config_from_args(args) -> UiConfig:
@@ -211,6 +214,9 @@ def run(args) -> int:
     from bot import Bot
 
     config = config_from_args(args)
+    if getattr(args, "workers", 1) > 1:
+        from ui.workers import serve_workers
+        return serve_workers(args, config, args.workers)
     bot = Bot.load(data_dir=getattr(args, "data_dir", None))
     app = create_app(bot, config)
     if app.state.staff_key and not config.staff_key:
