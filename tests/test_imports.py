@@ -45,7 +45,7 @@ def test_importing_core_is_light():
     assert out.stdout.strip() == ""
 
 
-DECIDERS = ["bot/flows.py", "bot/answers.py", "bot/recommend.py", "bot/catalog.py"]
+DECIDERS = ["bot/flows.py", "bot/details.py", "bot/answers.py", "bot/recommend.py", "bot/catalog.py"]
 TEXT_READERS = {"re", "regex", "slots", "understand", "nlu", "intents", "history"}
 
 

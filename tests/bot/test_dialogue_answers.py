@@ -23,7 +23,8 @@ def test_recommendations_fit_and_say_why(demo_db, tmp_path):
     for p in r.products:
         v = bot.store.get_variant(p.item_id)
         assert v["available"] and v["price"] <= 150 and v["options"]["color"] == "white"
-        assert "color white" in p.reason and "$150.00" in p.reason and p.sponsored is False
+        assert "white" in p.reason and "$150.00 budget" in p.reason and p.sponsored is False
+        assert f"${v['price']:,.2f}" not in p.reason and "as you asked" not in p.reason  # one clause, no repeat
     assert r.claims_unsupported == 0
 
 
