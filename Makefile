@@ -8,7 +8,7 @@ HOST    ?= 127.0.0.1
 PORT    ?= 7860
 STAMP   := $(VENV)/.installed
 
-.PHONY: setup run test test-slow clean
+.PHONY: setup run test test-slow test-postgres clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -31,6 +31,10 @@ test: setup
 
 test-slow: setup
 	$(BIN)/python -m pytest -q -m slow
+
+# The same suite on PostgreSQL: a fresh database on this server for the run, dropped after (docs/deploy.md).
+test-postgres: setup
+	SHOPBOT_DATABASE_URL=$${SHOPBOT_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres} $(BIN)/python -m pytest -q
 
 clean:
 	rm -rf $(VENV) build *.egg-info
