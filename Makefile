@@ -34,7 +34,7 @@ test-slow: setup
 
 # The same suite on PostgreSQL: a fresh database on this server for the run, dropped after (docs/deploy.md).
 test-postgres: setup
-	SHOPBOT_DATABASE_URL=$${SHOPBOT_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres} $(BIN)/python -m pytest -q
+	SHOPBOT_DATABASE_URL=$${SHOPBOT_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test} $(BIN)/python -m pytest -q
 
 clean:
 	rm -rf $(VENV) build *.egg-info
