@@ -23,7 +23,7 @@ from .dataset import DEFAULT_DATA_ROOT, DatasetError
 from .prompting import prompt_wording
 
 ATTRIBUTE_PROMPT = "Attribute: {key}: {value}\nWrite one sentence telling a shopper this attribute."
-SEMIPQA_MAX = 500  # human attribute sentences kept; the copy task stays the larger share
+SEMIPQA_MAX = 300  # human attribute sentences kept; the copy task stays the larger share
 _SIMPLE = re.compile(r'^"?(\w+): \{ value:""?(.+?)""? \}"?$')  # key: { value:"X" } only (no units, no lists)
 
 
@@ -57,11 +57,11 @@ def copy_records(products: dict, seed: int = 0) -> list[dict]:
             if not raw.get("available"):
                 continue
             variant = dict(raw, name=product["name"], product_id=pid)
-            settings = CopySettings(style=rng.choice(styles), with_price=rng.random() < 0.2)
-            messages = copy_messages(variant, settings)
-            reply = compose(variant, settings, shape)
-            records.append({"kind": "copy", "source": "shop", "split": split, "products": [pid],
-                            "messages": messages + [{"role": "assistant", "content": reply}]})
+            for style in rng.sample(styles, 2):  # two voices per variant
+                settings = CopySettings(style=style, with_price=rng.random() < 0.2)
+                reply = compose(variant, settings, shape)
+                records.append({"kind": "copy", "source": "shop", "split": split, "products": [pid],
+                                "messages": copy_messages(variant, settings) + [{"role": "assistant", "content": reply}]})
     return records
 
 

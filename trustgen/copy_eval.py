@@ -20,7 +20,7 @@ from itertools import zip_longest
 from pathlib import Path
 
 from .copy_rules import CopyRules, advertisable, distinct_n, template_like
-from .copywriter import COPY_ADAPTER, CopySettings, write_copy
+from .copywriter import COPY_ADAPTER, CopySettings, distinct_shapes, write_copy
 from .prompting import prompt_wording
 
 HOLDOUT = 0.2  # share of products held out; contains the shop adapter's 0.15 (same seeded coin, larger share)
@@ -114,11 +114,14 @@ def evaluate_writer(writer: str, variants: list[dict], styles: tuple[str, ...], 
     rows = []
     if generator is not None and hasattr(generator, "load"):
         generator.load()  # loading is not a copy's latency
+    shapes = {}  # (product, style) -> item id -> shape, as `shopbot copy --product` assigns them
     for i, v in enumerate(variants):
         settings = CopySettings(style=styles[i % len(styles)])
-        siblings = sorted(x["item_id"] for x in variants if x["product_id"] == v["product_id"])
+        key = (v["product_id"], settings.style)
+        if key not in shapes:
+            shapes[key] = distinct_shapes([x for x in variants if x["product_id"] == v["product_id"]], settings)
         t0 = time.perf_counter()
-        result = write_copy(v, settings, generator, shape=siblings.index(v["item_id"]), rules=rules)
+        result = write_copy(v, settings, generator, shape=shapes[key][v["item_id"]], rules=rules)
         rows.append({"item_id": v["item_id"], "product_id": v["product_id"], "name": v["name"],
                      "options": v["options"], "style": settings.style, "text": result.text,
                      "seconds": time.perf_counter() - t0, "used_model": result.used_model,

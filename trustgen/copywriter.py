@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, replace
 
 from .claims import check, check_and_repair
 from .compliance import Finding, lint
-from .copy_rules import CopyRules, Verdict, advertisable, judge
+from .copy_rules import CopyRules, Verdict, advertisable, judge, template_overlap
 from .errors import TrustgenError, UnknownItemError, UnknownProductError
 from .prompting import prompt_wording
 from .types import Claim, fact_from_variant
@@ -91,20 +91,21 @@ def compose(variant: dict, settings: CopySettings = CopySettings(), shape: int |
         opts = opts[turn:] + opts[:turn]
     benefits = [_benefit(k, v, shape // 2 + i) for i, (k, v) in enumerate(opts)]
     opener, middle, closer = w["openers"][style], w["middles"][style], w["closers"][style]
-    name = variant["name"]
+    name = str(variant["name"])
+    if name.endswith("s") and not name.endswith("ss"):
+        name = w["plural_name"].format(name=name)
     out = [opener[shape % len(opener)].format(name=name, b1=benefits[0] if benefits else "its standard design")]
     if len(benefits) > 1:
-        more = f", and {benefits[2]}" if len(benefits) > 2 else ""
+        rest = benefits[2:]
+        more = "" if not rest else f", and {rest[0]}" if len(rest) == 1 else f", {', '.join(rest[:-1])} and {rest[-1]}"
         out.append(middle[(shape // len(opener)) % len(middle)].format(b2=benefits[1], more=more))
-    if len(benefits) > 3:
-        out.append(middle[(shape // len(opener) + 1) % len(middle)].format(b2=benefits[3], more=""))
     if settings.with_price:
         out.append(w["price_sentence"].format(price=f"${float(variant['price']):.2f}"))
     c = (shape // (len(opener) * len(middle))) % len(closer)
     out.append(closer[c])
-    if len(out) < 3:  # a single option: a second closer keeps the copy above the minimum length
+    if len(out) < 3 or len(" ".join(out).split()) < CopyRules().min_words:  # few options: a second closer
         out.append(closer[(c + 1) % len(closer)])
-    text = " ".join(out)
+    text = re.sub(r"\b([Aa]) (?=[AEIOaeio])", r"\1n ", " ".join(out))  # "a Ethernet" -> "an Ethernet"
     return text[0].upper() + text[1:]
 
 
@@ -161,9 +162,24 @@ def siblings_of(store, variant: dict) -> list[dict]:
                    if v["product_id"] == variant["product_id"]), key=lambda v: v["item_id"])
 
 
-def shape_of(variant: dict, siblings: list[dict]) -> int:
-    ids = [s["item_id"] for s in siblings]
-    return ids.index(variant["item_id"]) if variant["item_id"] in ids else None
+def distinct_shapes(siblings: list[dict], settings: CopySettings = CopySettings()) -> dict[str, int]:
+    """A sentence shape for each in-stock sibling (item id -> shape) such that no two siblings' composed copies
+    are one template with the values swapped (copy_rules.template_like), when SHAPES allows it."""
+    chosen: dict[str, int] = {}
+    texts: list[tuple[str, dict]] = []
+    for i, v in enumerate(s for s in sorted(siblings, key=lambda s: s["item_id"]) if s.get("available")):
+        best, best_clash = i % SHAPES, None
+        for k in range(SHAPES):
+            shape = (i + k) % SHAPES
+            text = compose(v, settings, shape)
+            clash = max((template_overlap(text, v, t, w) for t, w in texts), default=0.0)
+            if best_clash is None or clash < best_clash:
+                best, best_clash = shape, clash
+            if clash < CopyRules().same_template:
+                break
+        chosen[v["item_id"]] = best
+        texts.append((compose(v, settings, best), v))
+    return chosen
 
 
 def list_items(store, name: str) -> list[dict]:
@@ -260,7 +276,8 @@ def run(args) -> int:
         store.close()
     settings = CopySettings(style=args.style, with_price=args.price)
     generator = _generator(args) if targets else None
-    results = [(v, write_copy(v, settings, generator, shape_of(v, siblings))) for v in targets]
+    shapes = distinct_shapes(siblings, settings)
+    results = [(v, write_copy(v, settings, generator, shapes.get(v["item_id"]))) for v in targets]
     if args.format == "json":
         print(json.dumps({"notes": notes, "copies": [_record(r, v, settings) for v, r in results]}, indent=2))
         return 0 if targets else 1
