@@ -3,7 +3,9 @@
 `ConversationStore(data_dir / "conversations.db")` keeps conversations across restarts (WAL, synchronous FULL)
 and is safe to share between the web server's threads. Erasing a customer or a session deletes the rows, then
 rewrites the file (secure_delete, VACUUM, WAL checkpoint TRUNCATE) so the words are gone from the disk too. It
-stores what it is given; understanding is `bot.agent`'s. Opened by `Bot.load`; tests: tests/bot/test_memory_*.
+stores what it is given; understanding is `bot.agent`'s. Identification is bound to its session and lapses after
+`identity_ttl_s` without a turn: the session then forgets who the customer is and any request in progress, so
+they must identify again. Opened by `Bot.load`; tests: tests/bot/test_memory_*, tests/ui/test_ui_sessions.py.
 """
 from __future__ import annotations
 
@@ -29,6 +31,9 @@ UNANSWERED_INTENTS = frozenset({"unknown", "unclear", "out_of_scope"})
 PERSON_INTENTS = frozenset({"contact_human_agent", "contact_customer_service", "talk_to_person", "handover"})
 TOP_INTENTS = 10
 MAX_UNANSWERED = 50
+# What a session keeps when its identification lapses: what the conversation is about, never who or what task.
+KEPT_AFTER_IDENTITY_LAPSES = ("focus", "unclear")
+IDENTITY_TTL_S = 30 * 60  # idle seconds after which a session forgets who the customer is (the web app's setting)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -150,8 +155,10 @@ def _dumps(value) -> str:
 class ConversationStore:
     """One shop's conversation memory. Safe to share between threads (one connection behind a lock)."""
 
-    def __init__(self, path: str | Path, *, clock: Callable[[], float] = time.time):
+    def __init__(self, path: str | Path, *, clock: Callable[[], float] = time.time,
+                 identity_ttl_s: float | None = IDENTITY_TTL_S):
         self.path = Path(path)
+        self.identity_ttl_s = identity_ttl_s  # None: identification lasts as long as the session
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._clock = clock
         self._lock = threading.RLock()
@@ -188,7 +195,7 @@ class ConversationStore:
         """The session's saved state; a new id gets an empty open session (saved at once)."""
         session_id = _check_id("session id", session_id)
         with self._transaction() as conn:
-            row = self._ensure_session(conn, session_id)
+            row = self._lapse_identity(conn, self._ensure_session(conn, session_id))
         return _session(row)
 
     def find_session(self, session_id: str) -> SessionState | None:
@@ -204,6 +211,18 @@ class ConversationStore:
                          (session_id, now, now))
             row = conn.execute("SELECT * FROM sessions WHERE session_id = ?", (session_id,)).fetchone()
         return row
+
+    def _lapse_identity(self, conn, row: sqlite3.Row) -> sqlite3.Row:
+        """The session, without its customer and task if it has been idle longer than identity_ttl_s."""
+        if self.identity_ttl_s is None or self._clock() - row["updated"] <= self.identity_ttl_s:
+            return row
+        state = json.loads(row["state"])
+        if row["user_id"] is None and not state.get("user_id") and not state.get("task"):
+            return row
+        kept = {k: state[k] for k in KEPT_AFTER_IDENTITY_LAPSES if k in state}
+        conn.execute("UPDATE sessions SET user_id = NULL, state = ?, updated = ? WHERE session_id = ?",
+                     (_dumps(kept), self._clock(), row["session_id"]))
+        return conn.execute("SELECT * FROM sessions WHERE session_id = ?", (row["session_id"],)).fetchone()
 
     def save_session(self, session_id: str, *, user_id: str | None, state: dict, personalise: bool,
                      status: str | None = None) -> None:

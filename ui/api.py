@@ -1,15 +1,16 @@
-"""HTTP API: an OpenAI-compatible chat endpoint and a health check, as a FastAPI router over a Bot.
+"""HTTP API: an OpenAI-compatible chat endpoint, a conversation's transcript and a health check, over a Bot.
 
-`POST /v1/chat/completions` sends the last user message to the bot (the conversation lives on the server,
-keyed by the `user` field or the X-Session-Id header) and answers as JSON or, with "stream": true, as
-server-sent events ending in `data: [DONE]`. The reply's citations and products travel in an extra
-`shopbot` field. `GET /healthz` reports each part of the bot. Too many chats at once get HTTP 429 at once.
+`POST /v1/chat/completions` answers the last user message, as JSON or, with "stream": true, as server-sent
+events ending in `data: [DONE]`, with `usage` counted by the model's tokenizer. The conversation is the one
+of a session token this server issued (X-Session-Token header or `session_token` field), or of an integration's
+own conversation id under its API key; otherwise a new anonymous one, whose focus (products, options, orders)
+comes from the earlier user messages sent. A client-written history and the `user` field are never evidence
+or a key. `GET /v1/sessions/{id}/messages` needs the token. Errors come in OpenAI's shape and status codes.
 """
 from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 import time
 import uuid
@@ -22,11 +23,13 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
+from ui.chat import SHOWN_ROLES
 from ui.config import UiConfig, clean_input
+from ui.sessions import Integrations, Session, SessionTokens
+from ui.usage import TokenCounter
 
 log = logging.getLogger(__name__)
 MODEL_NAME = "shopbot"
-_SESSION = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
 
 
 class ContentPart(BaseModel):
@@ -46,12 +49,24 @@ class ChatMessage(BaseModel):
         return self.content or ""
 
 
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    include_usage: bool = False
+
+
 class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")  # temperature, max_tokens...: the shop decides these
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
-    user: str | None = None
+    stream_options: StreamOptions | None = None
+    user: str | None = None  # the integrator's end-user id (OpenAI's meaning); never a conversation key
     model: str | None = None
+    session_token: str | None = None  # the token of an earlier reply (or the X-Session-Token header)
+    conversation_id: str | None = None  # an integration's own id for the conversation; needs its API key
+
+
+class NotAuthorised(Exception):
+    """A conversation id was sent without the API key of an integration."""
 
 
 class Limiter:
@@ -67,32 +82,27 @@ class Limiter:
         self._slots.release()
 
 
-def error(status: int, message: str, kind: str, headers: dict | None = None) -> JSONResponse:
-    """An error body in the OpenAI shape: {"error": {"message", "type"}}; the message is safe to show."""
-    return JSONResponse({"error": {"message": message, "type": kind}}, status_code=status, headers=headers)
+def error(status: int, message: str, kind: str, headers: dict | None = None, code: str | None = None,
+          param: str | None = None) -> JSONResponse:
+    """An error body in the OpenAI shape: {"error": {"message", "type", "param", "code"}}; safe to show."""
+    return JSONResponse({"error": {"message": message, "type": kind, "param": param, "code": code}},
+                        status_code=status, headers=headers)
 
 
-def session_from(body: ChatRequest, header: str | None) -> str | None:
-    """The session id from the X-Session-Id header or the `user` field; a new one when neither is given."""
-    value = header or body.user
-    if value is None:
-        return f"web-{uuid.uuid4().hex}"
-    return value if _SESSION.match(value) else None
-
-
-def completion(reply, session_id: str, created: int) -> dict:
-    return {"id": f"chatcmpl-{session_id}-{reply.turn_id}", "object": "chat.completion", "created": created,
-            "model": MODEL_NAME, "session_id": session_id,
+def completion(reply, session: Session, created: int, usage: dict | None) -> dict:
+    return {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion", "created": created,
+            "model": MODEL_NAME, "session_id": session.session_id, "session_token": session.token,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": _shown_text(reply)},
                          "finish_reason": "stop"}],
-            "shopbot": reply.to_dict()}
+            "usage": usage, "shopbot": reply.to_dict()}
 
 
-def chunk(session_id: str, created: int, delta: dict, finish: str | None = None, **extra) -> str:
-    """One server-sent event: `data: {chat.completion.chunk}` and a blank line."""
-    body = {"id": f"chatcmpl-{session_id}", "object": "chat.completion.chunk", "created": created,
-            "model": MODEL_NAME, "session_id": session_id,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
+def chunk(stream_id: str, session: Session, created: int, delta: dict | None, finish: str | None = None,
+          **extra) -> str:
+    """One server-sent event: `data: {chat.completion.chunk}` and a blank line (delta None: no choices)."""
+    choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
+    body = {"id": stream_id, "object": "chat.completion.chunk", "created": created, "model": MODEL_NAME,
+            "session_id": session.session_id, "session_token": session.token, "choices": choices, **extra}
     return f"data: {json.dumps(body)}\n\n"
 
 
@@ -108,9 +118,43 @@ def _with_notice(reply, notice: str):
     return replace(reply, notice=joined)
 
 
-def api_router(bot, config: UiConfig) -> APIRouter:
+def _bearer(authorization: str | None) -> str | None:
+    scheme, _, value = (authorization or "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else None
+
+
+def open_session(body: ChatRequest, token: str | None, authorization: str | None, tokens: SessionTokens,
+                 integrations: Integrations) -> Session:
+    """The conversation this request may continue; a new anonymous one when it may continue none.
+
+    An integration's conversation id counts only with that integration's API key (else NotAuthorised; a bad
+    id is a ValueError). A session token counts only if this server issued it and it has not expired.
+    """
+    if body.conversation_id is not None:
+        name = integrations.name_for(_bearer(authorization))
+        if name is None:
+            raise NotAuthorised()
+        session_id = Integrations.session_id(name, body.conversation_id)
+        return Session(session_id, tokens.token_for(session_id), new=False)
+    return tokens.resume(token or body.session_token)
+
+
+def _seed(bot, session: Session, body: ChatRequest, last_user: int) -> None:
+    """A new conversation starts from the focus of the customer's earlier messages sent with the request."""
+    earlier = [m.text() for m in body.messages[:last_user] if m.role == "user"]
+    memory = getattr(bot, "memory", None)  # the UI's scripted fake keeps no state to seed
+    if not session.new or not earlier or memory is None:
+        return
+    from bot.history import start_from_history
+    start_from_history(memory, bot.store, session.session_id, earlier)
+
+
+def api_router(bot, config: UiConfig, tokens: SessionTokens, integrations: Integrations | None = None,
+               counter: TokenCounter | None = None) -> APIRouter:
     router = APIRouter()
     limiter = Limiter(config.max_concurrent)
+    integrations = integrations or Integrations()
+    counter = counter or TokenCounter()
     busy_message = (f"The assistant is busy with other customers right now; please try again in "
                     f"{config.retry_after_s} seconds.")
 
@@ -125,50 +169,104 @@ def api_router(bot, config: UiConfig) -> APIRouter:
         degraded = {k: v for k, v in parts.items() if v != "ok"}
         return {"status": "degraded" if degraded else "ok", "parts": parts, "degraded": sorted(degraded)}
 
+    @router.get("/v1/models")
+    def models():
+        return {"object": "list", "data": [{"id": MODEL_NAME, "object": "model", "created": 0, "owned_by": "shop"}]}
+
+    @router.get("/v1/models/{model}")
+    def model(model: str):
+        if model != MODEL_NAME:
+            return _unknown_model(model)
+        return {"id": MODEL_NAME, "object": "model", "created": 0, "owned_by": "shop"}
+
+    @router.get("/v1/sessions/{session_id}/messages")
+    def session_messages(session_id: str, x_session_token: str | None = Header(default=None)):
+        """The conversation so far, for the holder of its token (the widget after a page load, staff replies)."""
+        if tokens.verify(x_session_token) != session_id:  # no token, another's, forged, expired: all alike
+            return error(404, "No conversation with that id was found for this session token.",
+                         "invalid_request_error", code="session_not_found")
+        turns = [t for t in bot.transcript(session_id) if t.role in SHOWN_ROLES]
+        return {"session_id": session_id,
+                "messages": [{"turn_id": t.turn_id, "role": t.role, "text": t.text,
+                              "citations": (t.reply or {}).get("citations", []),
+                              "products": (t.reply or {}).get("products", [])} for t in turns]}
+
     @router.post("/v1/chat/completions")
-    def chat_completions(body: ChatRequest, x_session_id: str | None = Header(default=None)):
-        session_id = session_from(body, x_session_id)
-        if session_id is None:
-            return error(400, "The session id (the `user` field or X-Session-Id header) must be 1-128 letters, "
-                              "digits or . _ : @ -", "invalid_request_error")
-        users = [m for m in body.messages if m.role == "user"]
-        if not users:
-            return error(400, "The request has no message with role 'user' to answer.", "invalid_request_error")
-        message, notice = clean_input(users[-1].text(), config.max_message_chars)
+    def chat_completions(body: ChatRequest, x_session_token: str | None = Header(default=None),
+                         authorization: str | None = Header(default=None)):
+        if body.model not in (None, "", MODEL_NAME):
+            return _unknown_model(body.model)
+        last_user = max((i for i, m in enumerate(body.messages) if m.role == "user"), default=None)
+        if last_user is None:
+            return error(400, "The request has no message with role 'user' to answer.", "invalid_request_error",
+                         param="messages")
+        try:
+            session = open_session(body, x_session_token, authorization, tokens, integrations)
+        except NotAuthorised:
+            return error(401, "A conversation_id needs the API key of an integration configured on this server "
+                              "(Authorization: Bearer KEY).", "invalid_request_error", code="invalid_api_key")
+        except ValueError as exc:
+            return error(400, str(exc), "invalid_request_error", param="conversation_id")
+        message, notice = clean_input(body.messages[last_user].text(), config.max_message_chars)
         if not limiter.try_acquire():
-            return error(429, busy_message, "busy", {"Retry-After": str(config.retry_after_s)})
+            return error(429, busy_message, "busy", {"Retry-After": str(config.retry_after_s)},
+                         code="rate_limit_exceeded")
         created = int(time.time())
-        headers = {"X-Session-Id": session_id}
+        headers = {"X-Session-Token": session.token}
+        prompt = [(m.role, m.text()) for m in body.messages]
         if not body.stream:
             try:
-                reply = _with_notice(bot.respond(message, session_id=session_id), notice)
+                _seed(bot, session, body, last_user)
+                reply = _with_notice(bot.respond(message, session_id=session.session_id), notice)
             finally:
                 limiter.release()
-            return JSONResponse(completion(reply, session_id, created), headers=headers)
-        return StreamingResponse(_events(bot, limiter, message, notice, session_id, created),
-                                 media_type="text/event-stream", headers={**headers, "Cache-Control": "no-cache"})
+            usage = counter.usage(prompt, _shown_text(reply))
+            return JSONResponse(completion(reply, session, created, usage), headers=headers)
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        events = _events(bot, limiter, body, last_user, message, notice, session, created,
+                         counter if include_usage else None, prompt)
+        return StreamingResponse(events, media_type="text/event-stream",
+                                 headers={**headers, "Cache-Control": "no-cache"})
 
     return router
 
 
-def _events(bot, limiter: Limiter, message: str, notice: str, session_id: str, created: int):
-    """The SSE stream of one reply; the chat slot is given back however the stream ends."""
+def _unknown_model(name: str) -> JSONResponse:
+    return error(404, f"The model {name[:60]!r} does not exist here; this server answers as {MODEL_NAME!r}.",
+                 "invalid_request_error", code="model_not_found", param="model")
+
+
+def _events(bot, limiter: Limiter, body: ChatRequest, last_user: int, message: str, notice: str,
+            session: Session, created: int, counter: TokenCounter | None, prompt: list):
+    """The SSE stream of one reply; the chat slot is given back however the stream ends.
+
+    With a counter (stream_options.include_usage), every chunk has "usage": null and one more chunk with no
+    choices carries the usage before [DONE], as OpenAI's API does.
+    """
+    stream_id = f"chatcmpl-{uuid.uuid4().hex}"
+    extra = {"usage": None} if counter else {}
     try:
-        yield chunk(session_id, created, {"role": "assistant", "content": ""})
+        _seed(bot, session, body, last_user)
+        yield chunk(stream_id, session, created, {"role": "assistant", "content": ""}, **extra)
+        shown = ""
         if notice:
-            yield chunk(session_id, created, {"content": notice + "\n\n"})
+            shown = notice + "\n\n"
+            yield chunk(stream_id, session, created, {"content": shown}, **extra)
         reply = None
-        for piece in bot.stream(message, session_id=session_id):
+        for piece in bot.stream(message, session_id=session.session_id):
             if isinstance(piece, str):
-                yield chunk(session_id, created, {"content": piece})
+                shown += piece
+                yield chunk(stream_id, session, created, {"content": piece}, **extra)
             else:
                 reply = _with_notice(piece, notice)
-        yield chunk(session_id, created, {}, "stop", shopbot=reply.to_dict() if reply else None)
+        yield chunk(stream_id, session, created, {}, "stop", shopbot=reply.to_dict() if reply else None, **extra)
+        if counter:
+            yield chunk(stream_id, session, created, None, usage=counter.usage(prompt, shown))
         yield "data: [DONE]\n\n"
     except Exception:
         log.exception("streaming a reply failed")
         failed = {"error": {"message": "The assistant failed on this message; please try again.",
-                            "type": "server_error"}}
+                            "type": "server_error", "param": None, "code": None}}
         yield f"data: {json.dumps(failed)}\n\n"
         yield "data: [DONE]\n\n"
     finally:
@@ -185,7 +283,8 @@ def install_error_handlers(app: FastAPI) -> None:
             return error(400, "The request body is not valid JSON.", "invalid_request_error")
         where = "; ".join(f"{'.'.join(str(x) for x in p.get('loc', ()) if x != 'body') or 'body'}: {p.get('msg')}"
                           for p in problems[:5])
-        return error(422, f"The request does not have the expected shape ({where}).", "invalid_request_error")
+        # 400 like OpenAI's own API, so the official clients raise BadRequestError
+        return error(400, f"The request does not have the expected shape ({where}).", "invalid_request_error")
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException):

@@ -4,14 +4,16 @@
 text escaped so nothing from a reply or product data can run, sources behind a "Sources" fold, product cards
 with price, stock, reason and a "Sponsored" label. `build_chat_app(bot, config)` builds the page without
 launching it; `shopbot serve` mounts it at "/". Replies written by staff appear by polling the conversation.
+The browser keeps only a session token the server issued (ui/sessions.py); every event checks it, so a page
+can never open another shopper's conversation by editing its storage.
 """
 
 import html
 import re
-import uuid
 from collections.abc import Iterator
 
 from ui.config import UiConfig, clean_input
+from ui.sessions import Session, SessionTokens
 
 SHOWN_ROLES = ("user", "assistant", "staff")  # turns a shopper sees; message i of the chat is shown turn i
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$])")  # ">" and "<" are left to html.escape
@@ -74,13 +76,21 @@ def message_of(turn) -> dict:
 class ShopperChat:
     """What the chat page does, with no web framework: every method takes and returns plain data."""
 
-    def __init__(self, bot, config: UiConfig | None = None):
+    def __init__(self, bot, config: UiConfig | None = None, tokens: SessionTokens | None = None):
         self.bot = bot
         self.config = config or UiConfig()
+        self.tokens = tokens or SessionTokens.ephemeral(self.config.session_ttl_hours * 3600)
 
-    @staticmethod
-    def new_session() -> str:
-        return f"chat-{uuid.uuid4().hex}"
+    def new_session(self) -> str:
+        return self.tokens.issue().session_id
+
+    def session(self, token: str | None) -> Session:
+        """The conversation of a token this server issued (with a fresh token), else a new one."""
+        return self.tokens.resume(token)
+
+    def session_id(self, token: str | None) -> str | None:
+        """The conversation of a good token, or None (nothing is created)."""
+        return self.tokens.verify(token)
 
     def shown_turns(self, session_id: str) -> list:
         return [t for t in self.bot.transcript(session_id) if t.role in SHOWN_ROLES]
@@ -149,15 +159,15 @@ CSS = """
 """
 
 
-def build_chat_app(bot, config: UiConfig | None = None):
-    """The shopper's page as a gr.Blocks, not launched."""
+def build_chat_app(bot, config: UiConfig | None = None, tokens: SessionTokens | None = None):
+    """The shopper's page as a gr.Blocks, not launched. The browser state holds a session token, never an id."""
     import gradio as gr
 
-    chat = ShopperChat(bot, config)
+    chat = ShopperChat(bot, config, tokens)
     with gr.Blocks(title="ShopBot — ask the shop") as app:
         gr.Markdown("## Ask the shop\nPrices, stock, orders and policy come from the shop's own data; open "
                     "**Sources** under a reply to see them.")
-        session = gr.BrowserState(None, storage_key="shopbot_chat_session")
+        session = gr.BrowserState(None, storage_key="shopbot_chat_token")  # the token, not the conversation id
         seen = gr.State(0)
         chatbot = gr.Chatbot(label="Conversation", show_label=False, height=600, elem_id="shopbot-chat",
                              latex_delimiters=[], feedback_options=("Like", "Dislike"), allow_tags=False)
@@ -174,37 +184,57 @@ def build_chat_app(bot, config: UiConfig | None = None):
             forget = gr.Button("Forget me", variant="stop", elem_id="shopbot-forget")
         data = gr.JSON(visible=False, label="What the assistant stores about you")
 
-        def start(session_id):
-            session_id = session_id or chat.new_session()
-            identified = chat.customer_data(session_id) is not None
-            return session_id, chat.history(session_id), chat.last_turn_id(session_id), gr.update(visible=identified)
+        def start(token):
+            s = chat.session(token)  # a token that was not issued here (or expired) starts a new conversation
+            identified = chat.customer_data(s.session_id) is not None
+            return s.token, chat.history(s.session_id), chat.last_turn_id(s.session_id), gr.update(visible=identified)
 
-        def ask(message, history, session_id):
-            session_id = session_id or chat.new_session()  # sent before the page finished loading
-            for messages in chat.respond(message, history, session_id):
-                yield messages, "", gr.skip(), gr.skip(), session_id
-            identified = chat.customer_data(session_id) is not None
-            yield gr.skip(), "", chat.last_turn_id(session_id), gr.update(visible=identified), session_id
+        def ask(message, history, token):
+            s = chat.session(token)  # no token yet when sent before the page finished loading
+            history = history if not s.new else []
+            for messages in chat.respond(message, history, s.session_id):
+                yield messages, "", gr.skip(), gr.skip(), s.token
+            identified = chat.customer_data(s.session_id) is not None
+            yield gr.skip(), "", chat.last_turn_id(s.session_id), gr.update(visible=identified), s.token
 
-        def poll(session_id, seen_id):
+        def poll(token, seen_id):
+            session_id = chat.session_id(token)
             update = chat.staff_update(session_id, seen_id) if session_id else None
             if update is None:
                 return gr.skip(), gr.skip()
             return update, chat.last_turn_id(session_id)
 
-        def like(session_id, event: gr.LikeData):
+        def like(token, event: gr.LikeData):
+            session_id = chat.session_id(token)
             if not session_id:
                 return "That message cannot be rated."
             index = event.index[0] if isinstance(event.index, (list, tuple)) else event.index
             return chat.feedback(session_id, int(index), event.liked is True or event.liked == "Like")
 
-        def show_data(session_id):
-            return gr.update(value=chat.customer_data(session_id) or {"note": "You have not identified yourself."},
-                             visible=True)
+        def show_data(token):
+            session_id = chat.session_id(token)
+            data = chat.customer_data(session_id) if session_id else None
+            return gr.update(value=data or {"note": "You have not identified yourself."}, visible=True)
 
-        def erase(session_id):
+        def erase(token):
+            session_id = chat.session_id(token)
+            if not session_id:
+                return "There is nothing stored for this conversation.", [], gr.update(visible=False), \
+                    gr.update(value=None, visible=False)
             text = chat.forget(session_id)
             return text, chat.history(session_id), gr.update(visible=False), gr.update(value=None, visible=False)
+
+        def hand_over(token):
+            session_id = chat.session_id(token)
+            return chat.handover(session_id) if session_id else gr.skip()
+
+        def seen_now(token):
+            session_id = chat.session_id(token)
+            return chat.last_turn_id(session_id) if session_id else 0
+
+        def personalise(token, on):
+            session_id = chat.session_id(token)
+            return chat.set_personalisation(session_id, on) if session_id else gr.skip()
 
         outputs = [chatbot, box, seen, privacy, session]
         limit = chat.config.max_concurrent
@@ -212,10 +242,9 @@ def build_chat_app(bot, config: UiConfig | None = None):
         box.submit(ask, [box, chatbot, session], outputs, concurrency_limit=limit)
         send.click(ask, [box, chatbot, session], outputs, concurrency_limit=limit)
         chatbot.like(like, session, status)
-        person.click(lambda s: chat.handover(s) if s else gr.skip(), session, chatbot).then(
-            lambda s: chat.last_turn_id(s) if s else 0, session, seen)
+        person.click(hand_over, session, chatbot).then(seen_now, session, seen)
         mine.click(show_data, session, data)
-        personal.input(lambda s, on: chat.set_personalisation(s, on) if s else gr.skip(), [session, personal], status)
+        personal.input(personalise, [session, personal], status)
         forget.click(erase, session, [status, chatbot, privacy, data])
         gr.Timer(chat.config.poll_s).tick(poll, [session, seen], [chatbot, seen], show_progress="hidden",
                                           queue=False)

@@ -1,8 +1,9 @@
 """Settings of the web app (`shopbot serve`): one frozen dataclass, from a TOML file, the environment and flags.
 
 Later sources win: defaults < TOML file (`[serve]` table) < environment (SHOPBOT_STAFF_KEY,
-SHOPBOT_SHOP_ORIGINS) < command-line flags. The staff key is a secret: keep it in the environment or a
-file outside the repository, never in the TOML file you commit.
+SHOPBOT_SHOP_ORIGINS, SHOPBOT_INTEGRATION_KEYS) < command-line flags. The staff key and the integrations' API
+keys are secrets: keep them in the environment or a file outside the repository, never in the TOML file you
+commit. (The key that signs conversation tokens is ui/sessions.py's: $SHOPBOT_SESSION_KEY or the data folder.)
 """
 from __future__ import annotations
 
@@ -28,6 +29,10 @@ class UiConfig:
     retry_after_s: int = 2  # what a busy answer tells the client to wait
     max_message_chars: int = MAX_MESSAGE_CHARS  # longer messages are cut, with a note in the reply
     poll_s: float = 3.0  # how often an open chat page looks for replies written by staff
+    session_ttl_hours: float = 30 * 24  # a conversation token unused this long no longer opens its conversation
+    identity_ttl_minutes: float = 30  # idle minutes after which the customer must identify again
+    # (name, API key) pairs: a request with that key (Authorization: Bearer) may name its own conversations.
+    integration_keys: tuple[tuple[str, str], ...] = ()
 
     @property
     def staff_auth_required(self) -> bool:
@@ -44,6 +49,15 @@ class UiConfig:
             raise ValueError(f"max_concurrent must be at least 1, not {self.max_concurrent}")
         if isinstance(self.shop_origins, (list, str)):
             object.__setattr__(self, "shop_origins", _origins(self.shop_origins))
+        if self.session_ttl_hours <= 0:
+            raise ValueError(f"session_ttl_hours must be positive, not {self.session_ttl_hours}")
+        if self.identity_ttl_minutes <= 0:
+            raise ValueError(f"identity_ttl_minutes must be positive, not {self.identity_ttl_minutes}")
+        if isinstance(self.integration_keys, str):
+            from ui.sessions import parse_integration_keys
+            object.__setattr__(self, "integration_keys", parse_integration_keys(self.integration_keys))
+        elif isinstance(self.integration_keys, dict):
+            object.__setattr__(self, "integration_keys", tuple(self.integration_keys.items()))
 
 
 def _origins(value) -> tuple[str, ...]:
@@ -67,6 +81,8 @@ def load_config(path: str | Path | None = None, env: dict | None = None, **overr
         values["staff_key"] = env["SHOPBOT_STAFF_KEY"]
     if env.get("SHOPBOT_SHOP_ORIGINS"):
         values["shop_origins"] = env["SHOPBOT_SHOP_ORIGINS"]
+    if env.get("SHOPBOT_INTEGRATION_KEYS"):
+        values["integration_keys"] = env["SHOPBOT_INTEGRATION_KEYS"]
     values.update({k: v for k, v in overrides.items() if v is not None})
     if "shop_origins" in values:
         values["shop_origins"] = _origins(values["shop_origins"])

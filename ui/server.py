@@ -1,7 +1,7 @@
 """`shopbot serve`: one web server for the shopper's chat, the staff desk, insights, the widget and the HTTP API.
 
 `create_app(bot, config)` builds the FastAPI app (nothing starts); `run(args)` loads the bot and serves it
-with uvicorn. Routes: "/" chat, "/staff" staff desk and "/insights" (staff login), "/demo" a demo shop page
+with uvicorn. Conversations are keyed by tokens this server issues (ui/sessions.py), on every page and the API. Routes: "/" chat, "/staff" staff desk and "/insights" (staff login), "/demo" a demo shop page
 with the widget, "/static/widget.js", "/v1/chat/completions", "/v1/sessions/{id}/messages", "/healthz".
 
     shopbot serve --host 127.0.0.1 --port 7860
@@ -18,7 +18,6 @@ from importlib import resources
 from pathlib import Path
 from urllib.parse import quote, unquote
 
-from ui.chat import SHOWN_ROLES
 from ui.config import UiConfig, load_config
 
 log = logging.getLogger(__name__)
@@ -96,18 +95,20 @@ def create_app(bot, config: UiConfig | None = None):
 
     config = config or UiConfig()
     app = create_api_app(bot, config)
+    tokens = app.state.session_tokens
     gr.mount_gradio_app(app, build_staff_app(bot, app.state.staff_name), path="/staff", css=STAFF_CSS,
                         footer_links=[])
     gr.mount_gradio_app(app, build_insights_app(bot), path="/insights", footer_links=[])
-    gr.mount_gradio_app(app, build_chat_app(bot, config), path="/", css=CHAT_CSS, footer_links=[])
+    gr.mount_gradio_app(app, build_chat_app(bot, config, tokens), path="/", css=CHAT_CSS, footer_links=[])
     return app
 
 
-def create_api_app(bot, config: UiConfig):
+def create_api_app(bot, config: UiConfig, tokens=None):
     """Everything but the Gradio pages: HTTP API, widget files, demo shop, staff login (no Gradio import).
 
-    `app.state.staff_key` is the staff key in force ("" when staff pages are open to all) and
-    `app.state.staff_name(request)` the logged-in staff member's name. A FastAPI app.
+    `app.state.staff_key` is the staff key in force ("" when staff pages are open to all),
+    `app.state.staff_name(request)` the logged-in staff member's name and `app.state.session_tokens` the
+    issuer of conversation tokens (by default keyed from the bot's data folder). A FastAPI app.
     """
     # Imported here so that `shopbot --help` (which reads add_arguments) stays fast.
     from fastapi import FastAPI, Form
@@ -116,27 +117,19 @@ def create_api_app(bot, config: UiConfig):
     from fastapi.staticfiles import StaticFiles
 
     from ui.api import api_router, install_error_handlers
+    from ui.sessions import Integrations, SessionTokens
 
+    tokens = tokens or SessionTokens.for_data_dir(bot.data_dir, config.session_ttl_hours * 3600)
+    if getattr(bot, "memory", None) is not None:  # identification lapses after this long without a message
+        bot.memory.identity_ttl_s = config.identity_ttl_minutes * 60
     app = FastAPI(title="ShopBot", docs_url="/api/docs", redoc_url=None)
+    app.state.session_tokens = tokens
     app.add_middleware(CORSMiddleware, allow_origins=list(config.shop_origins), allow_credentials=False,
-                       allow_methods=["GET", "POST", "OPTIONS"], allow_headers=["Content-Type", "X-Session-Id"],
-                       expose_headers=["X-Session-Id", "Retry-After"])
+                       allow_methods=["GET", "POST", "OPTIONS"], allow_headers=["Content-Type", "X-Session-Token"],
+                       expose_headers=["X-Session-Token", "Retry-After"])
     install_error_handlers(app)
-    app.include_router(api_router(bot, config))
+    app.include_router(api_router(bot, config, tokens, Integrations(config.integration_keys)))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-
-    @app.get("/v1/sessions/{session_id}/messages")
-    def session_messages(session_id: str):
-        """The conversation so far (for the widget after a page load, and to show replies written by staff)."""
-        turns = [t for t in bot.transcript(session_id) if t.role in SHOWN_ROLES]
-        return {"session_id": session_id,
-                "messages": [{"turn_id": t.turn_id, "role": t.role, "text": t.text,
-                              "citations": (t.reply or {}).get("citations", []),
-                              "products": (t.reply or {}).get("products", [])} for t in turns]}
-
-    @app.get("/v1/models")
-    def models():
-        return {"object": "list", "data": [{"id": "shopbot", "object": "model", "owned_by": "shop"}]}
 
     @app.get("/demo", response_class=HTMLResponse)
     def demo():
@@ -193,31 +186,44 @@ def add_arguments(parser) -> None:
                              "(repeatable; also $SHOPBOT_SHOP_ORIGINS, comma-separated)")
     parser.add_argument("--max-concurrent", type=int, default=None,
                         help="chats answered at once; more get 'busy' (HTTP 429) at once (default 4)")
+    parser.add_argument("--integration-keys-file", default=None, metavar="FILE",
+                        help="file of name=key lines: API keys of integrations that may name their own "
+                             "conversations (else $SHOPBOT_INTEGRATION_KEYS)")
     parser.add_argument("--workers", type=int, default=1, metavar="N",
                         help="worker processes (default 1); any worker takes any message, as conversations live "
                              "in the database (ui/workers.py)")
+    parser.add_argument("--no-model", action="store_true",
+                        help="answer with checked templates only, never the language model (fast, small machines)")
 
 
 def config_from_args(args) -> UiConfig:
-    key = None
+    key = integrations = None
     if getattr(args, "staff_key_file", None):
         key = Path(args.staff_key_file).read_text(encoding="utf-8").strip()
+    if getattr(args, "integration_keys_file", None):
+        integrations = Path(args.integration_keys_file).read_text(encoding="utf-8")
     return load_config(getattr(args, "config", None), host=args.host, port=args.port,
                        staff_auth=getattr(args, "staff_auth", None), staff_key=key,
                        shop_origins=getattr(args, "shop_origin", None),
-                       max_concurrent=getattr(args, "max_concurrent", None))
+                       max_concurrent=getattr(args, "max_concurrent", None), integration_keys=integrations)
 
 
 def run(args) -> int:
     import uvicorn
 
     from bot import Bot
+    from ui.logs import install_masking
+
+    install_masking()  # emails, addresses and card digits never reach the logs
+
+    from bot.config import BotConfig
 
     config = config_from_args(args)
     if getattr(args, "workers", 1) > 1:
         from ui.workers import serve_workers
         return serve_workers(args, config, args.workers)
-    bot = Bot.load(data_dir=getattr(args, "data_dir", None))
+    bot_config = BotConfig(use_model=False) if getattr(args, "no_model", False) else None
+    bot = Bot.load(data_dir=getattr(args, "data_dir", None), config=bot_config)
     app = create_app(bot, config)
     if app.state.staff_key and not config.staff_key:
         print(f"Staff desk key for this run (set SHOPBOT_STAFF_KEY to choose one): {app.state.staff_key}",

@@ -1,6 +1,8 @@
-"""Fixtures for the web app's tests: a scripted bot on a copy of the demo shop, and the HTTP app around it."""
+"""Fixtures for the web app's tests: a scripted bot and the real assistant on copies of the demo shop, and the HTTP
+app around them."""
 from __future__ import annotations
 
+import functools
 import shutil
 
 import pytest
@@ -32,3 +34,41 @@ def make_client(fake_bot):
 @pytest.fixture
 def client(make_client):
     return make_client(shop_origins=("https://shop.example",))
+
+
+@functools.lru_cache(maxsize=1)
+def _classifier():
+    import torch
+    torch.set_num_threads(1)
+    from bot.intents import IntentClassifier
+    clf = IntentClassifier.load()
+    clf.predict("warm up")
+    return clf
+
+
+@functools.lru_cache(maxsize=1)
+def _hash_index(demo_db: str):
+    """The demo shop's search index with the hashing embedder (fast; search quality is not what these test)."""
+    from knowledge.documents import shop_documents
+    from knowledge.embeddings import HashEmbedder
+    from knowledge.index import SearchIndex
+    from knowledge.store import Store
+    store = Store(demo_db)
+    try:
+        return SearchIndex.build(shop_documents(store), embedder=HashEmbedder())
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def real_bot(demo_db, tmp_path):
+    """The real assistant (intent classifier, flows, claim-checked templates, no language model) on a fresh
+    copy of the demo shop."""
+    from bot import Bot
+    from trustgen.writer import TemplateWriter
+    data = tmp_path / "real-shop"
+    data.mkdir()
+    shutil.copy(demo_db, data / "shop.db")
+    bot = Bot.load(data, writer=TemplateWriter(), classifier=_classifier(), index=_hash_index(str(demo_db)))
+    yield bot
+    bot.close()

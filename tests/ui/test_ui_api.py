@@ -1,6 +1,6 @@
 """The HTTP API over a scripted bot on the demo shop: OpenAI-compatible replies (JSON and server-sent events),
-sessions, CORS, busy answers, bad input that is answered clearly without losing the conversation, health,
-the demo shop page and the staff login."""
+server-issued sessions, CORS, busy answers, bad input that is answered clearly without losing the conversation,
+health, the demo shop page and the staff login."""
 from __future__ import annotations
 
 import json
@@ -13,11 +13,25 @@ import pytest
 from bot.text import MAX_MESSAGE_CHARS
 
 
-def ask(client, text, session="s1", stream=False, **extra):
+def ask(client, text, token=None, stream=False, **extra):
     """A chat request; json.dumps writes a lone surrogate as the escape "\\ud83d", as a browser's JSON would."""
-    body = {"model": "shopbot", "stream": stream, "user": session, "messages": [{"role": "user", "content": text}]}
-    return client.post("/v1/chat/completions", content=json.dumps({**body, **extra}),
-                       headers={"content-type": "application/json"})
+    body = {"model": "shopbot", "stream": stream, "messages": [{"role": "user", "content": text}]}
+    headers = {"content-type": "application/json", **({"X-Session-Token": token} if token else {})}
+    return client.post("/v1/chat/completions", content=json.dumps({**body, **extra}), headers=headers)
+
+
+class Chat:
+    """One client's conversation: sends the token of the last reply with the next message."""
+
+    def __init__(self, client):
+        self.client, self.token, self.session_id = client, None, None
+
+    def ask(self, text, stream=False, **extra):
+        r = ask(self.client, text, self.token, stream, **extra)
+        if r.status_code == 200:
+            self.token = r.headers["X-Session-Token"]
+            self.session_id = (events(r)[-1] if stream else r.json())["session_id"]
+        return r
 
 
 def events(response) -> list:
@@ -34,7 +48,7 @@ def test_non_streaming_reply_is_openai_shaped_and_carries_sources(client, fake_b
     r = ask(client, "How much is the T-Shirt?")
     assert r.status_code == 200
     body = r.json()
-    assert body["object"] == "chat.completion" and body["session_id"] == "s1"
+    assert body["object"] == "chat.completion" and body["session_token"] == r.headers["X-Session-Token"]
     choice = body["choices"][0]
     assert choice["message"]["role"] == "assistant" and choice["finish_reason"] == "stop"
     variant = fake_bot.store.get_variant(body["shopbot"]["citations"][0]["id"].split(":")[1])
@@ -55,36 +69,40 @@ def test_streaming_reply_is_server_sent_events_ending_in_done(client):
     assert chunks[-1]["shopbot"]["citations"][0]["kind"] == "product"
 
 
-def test_session_comes_from_user_field_or_header_or_is_made(client, fake_bot):
-    ask(client, "hello", session="from-user")
-    client.post("/v1/chat/completions", headers={"X-Session-Id": "from-header"},
-                json={"messages": [{"role": "user", "content": "hello"}]})
-    made = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}]})
-    new = made.json()["session_id"]
-    assert made.headers["X-Session-Id"] == new and new.startswith("web-")
-    assert {c.session_id for c in fake_bot.conversations()} == {"from-user", "from-header", new}
-    bad = ask(client, "hello", session="no spaces allowed")
-    assert bad.status_code == 400 and "session id" in bad.json()["error"]["message"]
+def test_the_server_issues_the_session_and_the_client_cannot_pick_it(client, fake_bot):
+    first = Chat(client)
+    first.ask("hello")
+    first.ask("again")
+    assert [t.text for t in fake_bot.transcript(first.session_id) if t.role == "user"] == ["hello", "again"]
+    chosen = [client.post("/v1/chat/completions", headers={"X-Session-Id": "mine"},
+                          json={"user": "mine", "messages": [{"role": "user", "content": "hi"}]}),
+              ask(client, "hi", token="s1.mine.0.forged"), ask(client, "hi", token=first.session_id),
+              ask(client, "hi", session_token=first.token[:-2] + "xy")]
+    ids = [r.json()["session_id"] for r in chosen]
+    assert all(r.status_code == 200 for r in chosen)
+    assert len(set(ids) | {first.session_id}) == 5 and "mine" not in ids  # each a new conversation
+    assert ask(client, "and again", session_token=first.token).json()["session_id"] == first.session_id
 
 
-def test_only_the_last_user_message_is_sent_and_content_parts_are_read(client, fake_bot):
-    r = client.post("/v1/chat/completions", json={"user": "p", "messages": [
+def test_only_the_last_user_message_is_answered_and_content_parts_are_read(client, fake_bot):
+    r = client.post("/v1/chat/completions", json={"messages": [
         {"role": "system", "content": "ignored"}, {"role": "user", "content": "first"},
         {"role": "assistant", "content": "x"},
         {"role": "user", "content": [{"type": "text", "text": "How much is the "}, {"type": "text", "text": "T-Shirt?"}]}]})
     assert r.status_code == 200
-    assert [t.text for t in fake_bot.transcript("p") if t.role == "user"] == ["How much is the T-Shirt?"]
+    sid = r.json()["session_id"]
+    assert [t.text for t in fake_bot.transcript(sid) if t.role == "user"] == ["How much is the T-Shirt?"]
     none = client.post("/v1/chat/completions", json={"messages": [{"role": "system", "content": "hi"}]})
     assert none.status_code == 400 and "role 'user'" in none.json()["error"]["message"]
 
 
 def test_bad_input_gets_a_clear_reply_and_nothing_is_lost(client, fake_bot):
-    replies = [ask(client, "", session="bad"),
-               ask(client, "x" * 1_000_000, session="bad"),
-               client.post("/v1/chat/completions", headers={"content-type": "application/json"},
-                           content=b'{"user": "bad", "messages": [{"role": "user", "content": "hi \\ud800 there"}]}'),
-               ask(client, "stop\x00\x07 the \x1b[31m bell", session="bad"),
-               ask(client, "\ud83d broken pair streamed", session="bad", stream=True)]
+    chat = Chat(client)
+    replies = [chat.ask(""), chat.ask("x" * 1_000_000)]
+    replies.append(client.post("/v1/chat/completions", headers={"content-type": "application/json",
+                                                               "X-Session-Token": chat.token},
+                               content=b'{"messages": [{"role": "user", "content": "hi \\ud800 there"}]}'))
+    replies += [chat.ask("stop\x00\x07 the \x1b[31m bell"), chat.ask("\ud83d broken pair streamed", stream=True)]
     assert [r.status_code for r in replies] == [200] * 5
     assert "type a question" in replies[0].json()["choices"][0]["message"]["content"]
     long = replies[1].json()
@@ -93,52 +111,55 @@ def test_bad_input_gets_a_clear_reply_and_nothing_is_lost(client, fake_bot):
     assert "could not be read" in replies[2].json()["shopbot"]["notice"]
     streamed = events(replies[4])
     assert "could not be read" in streamed[-1]["shopbot"]["notice"]
-    users = [t.text for t in fake_bot.transcript("bad") if t.role == "user"]
-    assert len(users) == 5 and len(fake_bot.transcript("bad")) == 10  # every message and every reply kept
+    users = [t.text for t in fake_bot.transcript(chat.session_id) if t.role == "user"]
+    assert len(users) == 5 and len(fake_bot.transcript(chat.session_id)) == 10  # every message and reply kept
     assert len(users[1]) == MAX_MESSAGE_CHARS
     assert "\ud800" not in users[2] and "there" in users[2]
     assert not any(ch in users[3] for ch in "\x00\x07\x1b") and "bell" in users[3]
-    assert ask(client, "still serving?", session="bad").status_code == 200
+    assert chat.ask("still serving?").status_code == 200
 
 
-def test_malformed_requests_get_400_or_422_with_a_message(client):
+def test_malformed_requests_get_400_with_a_message(client):
     cases = {b"{not json": 400, b'{"messages": [{"role": "user", "content": "\xff\xfe"}]}': 400,
-             b'{"messages": []}': 422, b'{"messages": [{"role": "wizard", "content": "hi"}]}': 422,
-             b'{"messages": "hello"}': 422}
+             b'{"messages": []}': 400, b'{"messages": [{"role": "wizard", "content": "hi"}]}': 400,
+             b'{"messages": "hello"}': 400}
     for body, status in cases.items():
         r = client.post("/v1/chat/completions", content=body, headers={"content-type": "application/json"})
         assert r.status_code == status, body
         assert r.json()["error"]["message"], body
     huge_wrong = client.post("/v1/chat/completions", json={"messages": [{"role": "x" * 100_000, "content": 1}]})
-    assert huge_wrong.status_code == 422 and len(huge_wrong.text) < 2000  # the bad input is not echoed back
+    assert huge_wrong.status_code == 400 and len(huge_wrong.text) < 2000  # the bad input is not echoed back
 
 
 def test_too_many_at_once_are_told_busy_at_once(make_client, fake_bot):
     client = make_client(max_concurrent=1, retry_after_s=3)
     fake_bot.gate = threading.Event()
     first = {}
-    worker = threading.Thread(target=lambda: first.setdefault("r", ask(client, "slow one", session="a")))
+    worker = threading.Thread(target=lambda: first.setdefault("r", ask(client, "slow one")))
     worker.start()
     assert fake_bot.entered.wait(10)
     started = time.monotonic()
-    busy = ask(client, "me too", session="b")
+    busy = ask(client, "me too")
     assert time.monotonic() - started < 2
     assert busy.status_code == 429 and busy.headers["Retry-After"] == "3"
     assert "busy" in busy.json()["error"]["message"] and busy.json()["error"]["type"] == "busy"
     fake_bot.gate.set()
     worker.join(10)
     assert first["r"].status_code == 200
-    assert events(ask(client, "streamed", session="b", stream=True))  # a finished stream gives its slot back
-    assert ask(client, "and again", session="b").status_code == 200
+    assert events(ask(client, "streamed", stream=True))  # a finished stream gives its slot back
+    assert ask(client, "and again").status_code == 200
 
 
 def test_cors_is_open_only_to_configured_shops(client):
     def preflight(origin):
         return client.options("/v1/chat/completions", headers={
             "Origin": origin, "Access-Control-Request-Method": "POST",
-            "Access-Control-Request-Headers": "content-type,x-session-id"})
+            "Access-Control-Request-Headers": "content-type,x-session-token"})
     ok = preflight("https://shop.example")
     assert ok.status_code == 200 and ok.headers["access-control-allow-origin"] == "https://shop.example"
+    exposed = client.post("/v1/chat/completions", headers={"Origin": "https://shop.example"},
+                          json={"messages": [{"role": "user", "content": "hi"}]})
+    assert "x-session-token" in exposed.headers["access-control-expose-headers"].lower()
     denied = preflight("https://evil.example")
     assert denied.status_code == 400 and "access-control-allow-origin" not in denied.headers
     r = client.post("/v1/chat/completions", headers={"Origin": "https://evil.example"},
@@ -160,12 +181,19 @@ def test_healthz_reports_degraded_parts(make_client, fake_bot):
     assert down.status_code == 503 and down.json()["status"] == "down"
 
 
-def test_session_messages_show_staff_replies(client, fake_bot):
-    ask(client, "where is my parcel?", session="w1")
-    fake_bot.staff_reply("w1", "It left our warehouse today.", staff="Dana")
-    messages = client.get("/v1/sessions/w1/messages").json()["messages"]
+def test_session_messages_show_staff_replies_to_the_token_holder_only(client, fake_bot):
+    chat = Chat(client)
+    chat.ask("where is my parcel?")
+    fake_bot.staff_reply(chat.session_id, "It left our warehouse today.", staff="Dana")
+    url = f"/v1/sessions/{chat.session_id}/messages"
+    messages = client.get(url, headers={"X-Session-Token": chat.token}).json()["messages"]
     assert [m["role"] for m in messages] == ["user", "assistant", "staff"]
     assert messages[-1]["text"] == "It left our warehouse today."
+    other = Chat(client)
+    other.ask("hello")
+    for headers in ({}, {"X-Session-Token": other.token}, {"X-Session-Token": chat.token[:-3] + "abc"}):
+        denied = client.get(url, headers=headers)
+        assert denied.status_code == 404 and "parcel" not in denied.text
 
 
 def test_demo_page_lists_real_products_escaped_and_embeds_the_widget(client, fake_bot):
@@ -194,7 +222,10 @@ def test_staff_pages_need_the_key_when_serving_beyond_localhost(make_client):
     client.cookies.set("shopbot_staff", "Dana:forged")
     assert client.get("/staff/").status_code == 401
     assert client.get("/staff/", headers={"X-Staff-Key": "s3cret"}).status_code == 404
-    assert client.get("/v1/sessions/x/messages").status_code == 200  # the shopper's side stays open
+    chat = Chat(client)
+    chat.ask("hi")  # the shopper's side needs no staff key, only the conversation's token
+    assert client.get(f"/v1/sessions/{chat.session_id}/messages",
+                      headers={"X-Session-Token": chat.token}).status_code == 200
 
 
 @pytest.mark.parametrize("settings, required", [({}, False), ({"staff_auth": "on"}, True),

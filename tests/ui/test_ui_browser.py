@@ -127,13 +127,13 @@ def test_widget_on_the_demo_shop_answers_and_keeps_the_session(real, page):
     page.locator(".shopbot-assistant .shopbot-sources").wait_for(timeout=60_000)
     answer = page.locator(".shopbot-assistant").last.inner_text()
     assert re.search(r"\$\d+\.\d\d", answer) and "T-Shirt" in answer
-    session = page.evaluate("localStorage.getItem('shopbot_session')")
-    assert session.startswith("widget-") and bot.transcript(session)
+    session = page.evaluate("localStorage.getItem('shopbot_session_id')")  # issued by the server
+    assert page.evaluate("localStorage.getItem('shopbot_session_token')") and bot.transcript(session)
 
     page.reload()
     page.locator(".shopbot-bubble").click()
     page.locator(".shopbot-user", has_text="How much is the T-Shirt?").wait_for(timeout=10_000)
-    assert page.evaluate("localStorage.getItem('shopbot_session')") == session
+    assert page.evaluate("localStorage.getItem('shopbot_session_id')") == session
     bot.staff_reply(session, "Dana here: we restock T-Shirts on Mondays.", staff="Dana")
     page.locator(".shopbot-staff", has_text="we restock T-Shirts on Mondays").wait_for(timeout=20_000)
 

@@ -2,9 +2,9 @@
  *
  *   <script src="https://assistant.example/static/widget.js" data-shopbot-url="https://assistant.example"></script>
  *
- * It shows a chat bubble that talks to the server's OpenAI-compatible API (streamed), keeps the session id
- * in localStorage so the conversation survives page loads, and writes every reply and product with
- * textContent only: nothing in a reply or in product data is ever parsed as HTML or run.
+ * It shows a chat bubble that talks to the server's OpenAI-compatible API (streamed), keeps the session token
+ * the server issued (and the conversation's id) in localStorage so the conversation survives page loads, and
+ * writes every reply and product with textContent only: nothing in a reply or product data is parsed or run.
  */
 (function () {
   "use strict";
@@ -12,20 +12,20 @@
   if (!script || window.__shopbotWidget) return;
   window.__shopbotWidget = true;
   var base = (script.getAttribute("data-shopbot-url") || new URL(script.src, location.href).origin).replace(/\/$/, "");
-  var KEY = "shopbot_session";
+  var TOKEN_KEY = "shopbot_session_token", ID_KEY = "shopbot_session_id";
   var POLL_MS = 5000;
 
-  function sessionId() {
-    var id = null;
-    try { id = localStorage.getItem(KEY); } catch (e) { /* storage blocked: one session per page */ }
-    if (!id) {
-      id = "widget-" + (window.crypto && crypto.randomUUID ? crypto.randomUUID().replace(/-/g, "")
-                                                            : String(Date.now()) + Math.random().toString(16).slice(2));
-      try { localStorage.setItem(KEY, id); } catch (e) { /* keep it for this page only */ }
-    }
-    return id;
+  function stored(key) {
+    try { return localStorage.getItem(key); } catch (e) { return null; /* storage blocked: one per page */ }
   }
-  var session = sessionId();
+  // The server issues both on the first reply; until then there is no conversation to load.
+  var session = { token: stored(TOKEN_KEY), id: stored(ID_KEY) };
+  function remember(token, id) {
+    if (!token || !id) return;
+    if (id !== session.id) lastTurn = 0;  // the server started a new conversation (the old token expired)
+    session = { token: token, id: id };
+    try { localStorage.setItem(TOKEN_KEY, token); localStorage.setItem(ID_KEY, id); } catch (e) { /* page only */ }
+  }
   var lastTurn = 0;
   var busy = false;
 
@@ -108,7 +108,9 @@
   }
 
   function history() {
-    return fetch(base + "/v1/sessions/" + encodeURIComponent(session) + "/messages")
+    if (!session.token || !session.id) return Promise.resolve();
+    return fetch(base + "/v1/sessions/" + encodeURIComponent(session.id) + "/messages",
+                 { headers: { "X-Session-Token": session.token } })
       .then(function (r) { return r.ok ? r.json() : { messages: [] }; })
       .then(function (data) {
         data.messages.forEach(function (m) {
@@ -128,11 +130,12 @@
     var msg = addMessage("assistant", "…");
     var body = msg.querySelector(".shopbot-text");
     var shown = "";
+    var headers = { "Content-Type": "application/json" };
+    if (session.token) headers["X-Session-Token"] = session.token;
     fetch(base + "/v1/chat/completions", {
       method: "POST",
-      headers: { "Content-Type": "application/json", "X-Session-Id": session },
-      body: JSON.stringify({ model: "shopbot", stream: true, user: session,
-                             messages: [{ role: "user", content: text }] })
+      headers: headers,
+      body: JSON.stringify({ model: "shopbot", stream: true, messages: [{ role: "user", content: text }] })
     }).then(function (response) {
       if (!response.ok) {
         return response.json().catch(function () { return {}; }).then(function (data) {
@@ -155,6 +158,7 @@
             var data;
             try { data = JSON.parse(line); } catch (e) { return; }
             if (data.error) { body.textContent = data.error.message; return; }
+            if (data.session_token) remember(data.session_token, data.session_id);
             var choice = data.choices && data.choices[0];
             if (choice && choice.delta && choice.delta.content) {
               shown += choice.delta.content;
