@@ -1,11 +1,13 @@
 """`shopbot eval scenarios`: scripted customers play tau-bench retail tasks against the assistant, end to end.
 
-Each task runs on a fresh copy of the demo shop (its own data dir). It passes when the shop's end state equals
-the gold actions applied to another fresh copy (actions the store refuses change nothing, as in tau-bench) and
-every expected output string appears in the assistant's replies. pass^1 is the mean success over all runs;
-pass^k counts a task only if all k runs pass. Every reply is claim-checked by the writer against the facts it
-was built from (the customer's records, the catalog, the policy); unsupported claims are counted. Tasks: bot/data/tau_bench (MIT), all dev + a seeded train sample.
-Run: `shopbot eval scenarios [--limit N] [--out FILE]` or `python -m bot.evaluate --help` for more options.
+Each run plays one task on a fresh copy of the demo shop (its own data dir). It passes when the shop's end state
+equals the gold actions applied to another fresh copy (actions the store refuses change nothing, as in tau-bench)
+and every expected output string appears in the assistant's replies. pass^1 is the mean success over all runs;
+pass^k counts a task only if all k runs pass. The customer (bot/simulator.py) reads only the replies' text and
+speaks `--style plain` (structured sentences, the same every run) or `--style casual` (reworded in every repeat).
+Every reply is claim-checked against the facts it was built from; unsupported claims are counted.
+Tasks: bot/data/tau_bench (MIT), all dev + a seeded train sample. Not a test of free conversation with people.
+Run: `shopbot eval scenarios [--style casual] [--limit N] [--workers 2] [--out FILE]` (`python -m bot.evaluate`).
 """
 from __future__ import annotations
 
@@ -21,12 +23,13 @@ from pathlib import Path
 
 from knowledge.errors import ActionError
 from knowledge.store import Store
-from .simulator import Customer
+from .simulator import STYLES, Customer
 
 MAX_TURNS = 60
 TRAIN_SAMPLE = 100
 REPEATS = 4
 SEED = 0
+MAX_WORKERS = 2  # the evaluation shares a small machine: at most two processes
 
 
 @dataclass
@@ -38,6 +41,7 @@ class Run:
     checked: int
     why: str = ""
     transcript: list = field(default_factory=list)
+    repeat: int = 0
 
 
 def load_tasks(name: str) -> list[dict]:
@@ -65,13 +69,15 @@ def expected_state(pristine: Path, workdir: Path, task: dict) -> dict:
         store.close()
 
 
-def play(task: dict, pristine: Path, classifier, writer, keep_transcript=False) -> Run:
+def play(task: dict, pristine: Path, classifier, writer, keep_transcript=False, style: str = "plain",
+         repeat: int = 0) -> Run:
+    """One run of a task: the customer of `style` (reworded by `repeat`) against a bot on a fresh shop."""
     from .agent import Bot
     workdir = Path(tempfile.mkdtemp(prefix="shopbot-scenario-"))
     try:
         shutil.copy(pristine, workdir / "shop.db")
         bot = Bot.load(workdir, writer=writer, classifier=classifier)
-        customer = Customer(task, bot.store)  # reads only this customer's account, before anything changes
+        customer = Customer(task, bot.store, style=style, repeat=repeat)  # reads the account before any change
         replies, transcript, unsupported, checked = [], [], 0, 0
         message = customer.first_message()
         turns = 0
@@ -79,10 +85,11 @@ def play(task: dict, pristine: Path, classifier, writer, keep_transcript=False) 
             reply = bot.respond(message, session_id="scenario")
             turns += 1
             replies.append(reply.text)
-            transcript.append((message, reply.text))
             unsupported += reply.claims_unsupported
             checked += reply.claims_checked
-            message = customer.answer(reply)
+            said = message
+            message = customer.answer(reply.text)  # the reply's words only, as a person reads them
+            transcript.append({"customer": said, "assistant": reply.text, "heard": customer.heard[-1].kind})
         got = bot.store.export()
         bot.close()
         want = expected_state(pristine, workdir, task)
@@ -90,8 +97,9 @@ def play(task: dict, pristine: Path, classifier, writer, keep_transcript=False) 
         why = "" if got == want else _diff(want, got)
         if not outputs_ok:
             why += " missing output"
-        return Run(task.get("id", ""), got == want and outputs_ok, turns, unsupported, checked, why.strip(),
-                   transcript if keep_transcript else [])
+        passed = got == want and outputs_ok
+        return Run(task.get("id", ""), passed, turns, unsupported, checked, why.strip(),
+                   transcript if keep_transcript or not passed else [], repeat)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -119,31 +127,62 @@ def select(limit: int | None, train_sample: int, seed: int) -> dict[str, list[di
     return sets
 
 
-def evaluate(limit=None, repeats=REPEATS, train_sample=TRAIN_SAMPLE, seed=SEED, writer=None, classifier=None,
-             progress=True) -> dict:
-    from .answers import PlainWriter, default_writer
+_WORKER: dict = {}
+
+
+def _setup_worker(classifier=None, writer=None) -> None:
+    """Load the shared, read-only parts once per process: the intent classifier and the writer."""
+    import torch
+    torch.set_num_threads(1)  # one short sentence at a time: extra threads only contend on a busy machine
+    from .answers import default_writer
     from .intents import IntentClassifier
-    classifier = classifier or IntentClassifier.load()
-    writer = writer or _template_writer() or default_writer()
-    checker = not isinstance(writer, PlainWriter)  # the template writer checks every claim of every reply
+    _WORKER["classifier"] = classifier or IntentClassifier.load()
+    _WORKER["writer"] = writer or _template_writer() or default_writer()
+
+
+def _play_job(job) -> Run:
+    task, pristine, style, repeat = job
+    return play(task, Path(pristine), _WORKER["classifier"], _WORKER["writer"], style=style, repeat=repeat)
+
+
+def evaluate(limit=None, repeats=REPEATS, train_sample=TRAIN_SAMPLE, seed=SEED, writer=None, classifier=None,
+             progress=True, style: str = "plain", workers: int = 1) -> dict:
+    from .answers import PlainWriter
+    if style not in STYLES:
+        raise ValueError(f"unknown customer style {style!r}: choose one of {', '.join(STYLES)}")
+    workers = max(1, min(MAX_WORKERS, workers))
     tmp = Path(tempfile.mkdtemp(prefix="shopbot-pristine-"))
     pristine = tmp / "shop.db"
     Store.create(pristine)[0].close()
-    report = {"repeats": repeats, "seed": seed, "train_sample": train_sample, "claim_checker": bool(checker),
-              "sets": {}, "failures": []}
+    sets = select(limit, train_sample, seed)
+    report = {"style": style, "repeats": repeats, "seed": seed, "train_sample": train_sample, "sets": {},
+              "failures": []}
     start = time.perf_counter()
     try:
-        for name, tasks in select(limit, train_sample, seed).items():
-            runs_per_task = []
-            for task in tasks:
-                runs = [play(task, pristine, classifier, writer) for _ in range(repeats)]
-                runs_per_task.append(runs)
-                for r in runs:
-                    if not r.passed:
-                        report["failures"].append({"task": r.task, "why": r.why})
-                if progress:
-                    print(f"  {task['id']}: {sum(r.passed for r in runs)}/{repeats}", flush=True)
+        jobs = [(task, str(pristine), style, r) for tasks in sets.values() for task in tasks for r in range(repeats)]
+        if workers == 1:
+            _setup_worker(classifier, writer)
+            results = map(_play_job, jobs)
+        else:  # fresh interpreters (spawn): nothing of torch's thread pools is inherited
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+            pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                       initializer=_setup_worker)
+            results = pool.map(_play_job, jobs, chunksize=repeats)
+        by_task: dict[str, list[Run]] = {}
+        for run in results:
+            by_task.setdefault(run.task, []).append(run)
+            if len(by_task[run.task]) == repeats and progress:
+                runs = by_task[run.task]
+                print(f"  {run.task}: {sum(r.passed for r in runs)}/{repeats}", flush=True)
+        if workers > 1:
+            pool.shutdown()
+        report["claim_checker"] = not isinstance(_WORKER.get("writer"), PlainWriter) if workers == 1 else True
+        for name, tasks in sets.items():
+            runs_per_task = [by_task[t["id"]] for t in tasks]
             all_runs = [r for rs in runs_per_task for r in rs]
+            report["failures"] += [{"task": r.task, "repeat": r.repeat, "why": r.why, "transcript": r.transcript}
+                                   for r in all_runs if not r.passed]
             report["sets"][name] = {
                 "tasks": len(tasks),
                 "pass^1": sum(r.passed for r in all_runs) / max(1, len(all_runs)),
@@ -175,14 +214,14 @@ def print_table(report: dict) -> None:
               f"{s['claims_checked']:>8}{s['unsupported_claims']:>13}")
     if not report["claim_checker"]:
         print("(claim checker not installed: claims not counted)")
-    print(f"{report['seconds']} s; {k} runs per task, train sample seed {report['seed']}")
+    print(f"{report['seconds']} s; customer style {report['style']}, {k} runs per task, "
+          f"train sample seed {report['seed']}")
 
 
 def run(args) -> int:
-    import torch
-    torch.set_num_threads(1)  # one short sentence at a time: extra threads only contend on a busy machine
     report = evaluate(limit=getattr(args, "limit", None), repeats=getattr(args, "repeats", REPEATS),
-                      train_sample=getattr(args, "train_sample", TRAIN_SAMPLE), seed=getattr(args, "seed", SEED))
+                      train_sample=getattr(args, "train_sample", TRAIN_SAMPLE), seed=getattr(args, "seed", SEED),
+                      style=getattr(args, "style", "plain"), workers=getattr(args, "workers", 1))
     print_table(report)
     if getattr(args, "out", None):
         Path(args.out).write_text(json.dumps(report, indent=2), encoding="utf-8")
@@ -194,7 +233,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--repeats", type=int, default=REPEATS, help="runs per task (pass^k uses k = this)")
     parser.add_argument("--train-sample", type=int, default=TRAIN_SAMPLE, help="train tasks sampled (seeded)")
     parser.add_argument("--seed", type=int, default=SEED, help="seed of the train sample")
-    parser.add_argument("--out", default=None, help="also write the report as JSON here")
+    parser.add_argument("--style", choices=STYLES, default="plain",
+                        help="the customer's way of writing: plain sentences, or casual (reworded in each repeat)")
+    parser.add_argument("--workers", type=int, default=1, help=f"processes (at most {MAX_WORKERS})")
+    parser.add_argument("--out", default=None, help="also write the report, with failed runs' transcripts, as JSON")
 
 
 def main() -> int:
