@@ -54,12 +54,12 @@ def is_model_folder(path: Path) -> bool:
 
 def convert_base_model(target: Path | None = None, force: bool = False) -> Path:
     """Write the base model folder (config, safetensors, tokenizer) if it is not there yet."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     target = Path(target) if target else base_model_path()
     if is_model_folder(target) and not force:
         return target
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
     gguf = packaged_gguf()
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
@@ -122,6 +122,16 @@ def fast_model_path(base: Path, adapter: Path | None, key: str) -> Path:
     return base.parent / f"{name}-{key[:16]}"
 
 
+def _check_safetensors(path: Path, fix: str) -> None:
+    """Read the file's header (cheap): a corrupt file is reported before the base model is loaded."""
+    from safetensors import safe_open
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            list(f.keys())
+    except Exception as exc:
+        raise ModelFilesError(path, f"cannot be read ({exc.__class__.__name__}: {exc})", fix) from exc
+
+
 def fast_model_ok(folder: Path, key: str) -> bool:
     """The folder holds a complete conversion for `key`: its manifest names the key, and every file it lists is
     there with the recorded size and hash."""
@@ -138,8 +148,6 @@ def build_fast_model(adapter_path: Path | str | None = "default", force: bool = 
                      base_path: Path | str | None = None) -> Path:
     """The CTranslate2 int8 folder of the base model with the adapter merged; built when missing, stale or
     corrupt (about 20 s), else returned at once. Older conversions of the same model are removed."""
-    from ctranslate2.converters import TransformersConverter
-
     from .generate import _check_files, _resolve_adapter, load_model, REBUILD_ADAPTER
 
     base = Path(base_path) if base_path else convert_base_model()
@@ -148,12 +156,14 @@ def build_fast_model(adapter_path: Path | str | None = "default", force: bool = 
                  "run `shopbot setup --force` to rebuild the base model")
     if adapter is not None:
         _check_files(adapter, ("adapter_config.json", "adapter_model.safetensors"), REBUILD_ADAPTER)
+        _check_safetensors(adapter / "adapter_model.safetensors", REBUILD_ADAPTER)
     key = fast_model_key(base, adapter)
     target = fast_model_path(base, adapter, key)
     if not force and fast_model_ok(target, key):
         return target
     if target.exists():
         log.warning("rebuilding the fast model: %s does not match its manifest", target)
+    from ctranslate2.converters import TransformersConverter  # pulls in transformers: only when converting
     loaded = load_model(base, adapter, quantize=False)  # the adapter merged into float32 weights
     work = target.with_name(target.name + ".partial")
     shutil.rmtree(work, ignore_errors=True)

@@ -1,0 +1,299 @@
+"""Engines and the honest stream: the OpenAI-compatible engine against a real local HTTP server, sentence-by-sentence
+checking (a failing sentence stops everything after it), a failing model in each way (missing file, corrupt
+adapter, raised error, time-out) giving template replies and `healthy` False, the fast model's cache, and the
+real CTranslate2 engine streaming a checked reply. Facts come from the real demo shop."""
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from knowledge.store import Store
+from trustgen.engines import EngineBase, OpenAIEngine, Streamed, drain, make_engine
+from trustgen.errors import EngineError
+from trustgen.generate import Generation
+from trustgen.types import ReplyRequest, fact_from_variant
+from trustgen.writer import GroundedWriter, ModelGenerator, WriterConfig, streaming_to
+
+
+@pytest.fixture(scope="module")
+def bottle(demo_db):
+    store = Store(demo_db)
+    product = next(store.get_product(p) for p in store.product_ids() if store.get_product(p)["name"] == "Water Bottle")
+    store.close()
+    variant = next(iter(product["variants"].values()))
+    return {**variant, "product_id": product["product_id"], "name": product["name"]}
+
+
+def request(bottle, **kw) -> ReplyRequest:
+    template = f"The Water Bottle ({', '.join(bottle['options'].values())}) costs ${bottle['price']:.2f}."
+    return ReplyRequest(message="How much is the water bottle?", facts=(fact_from_variant(bottle),),
+                        template=template, **kw)
+
+
+class PacedEngine(EngineBase):
+    """Yields scripted text in small pieces with a pause between them, and records whether it was stopped early."""
+
+    name = "paced"
+
+    def __init__(self, text: str, pause_s: float = 0.0, fail_after: int | None = None):
+        self.text, self.pause_s, self.fail_after = text, pause_s, fail_after
+        self.closed_early = False
+
+    def stream(self, messages, max_new_tokens=96, time_limit_s=12.0, stop=()):
+        started, n = time.perf_counter(), 0
+        try:
+            for i in range(0, len(self.text), 3):
+                if self.fail_after is not None and n >= self.fail_after:
+                    raise RuntimeError("the model crashed")
+                time.sleep(self.pause_s)
+                if time.perf_counter() - started > time_limit_s:
+                    return Generation(self.text[:i].strip(), n, 10, "time", time.perf_counter() - started)
+                n += 1
+                yield self.text[i:i + 3]
+        except GeneratorExit:
+            self.closed_early = True
+            raise
+        return Generation(self.text.strip(), n, 10, "eos", time.perf_counter() - started, 0.0)
+
+
+def writer_with(engine, **config) -> GroundedWriter:
+    cfg = WriterConfig(**config)
+    return GroundedWriter(ModelGenerator(cfg, engine=engine), cfg)
+
+
+# ------------------------------------------------------------------------------------------ streaming honestly
+
+def test_checked_sentences_arrive_before_generation_ends(bottle):
+    first = f"The Water Bottle costs ${bottle['price']:.2f}."
+    engine = PacedEngine(first + " It holds 1000ml and is made of glass, which many customers like a lot.", 0.02)
+    writer, seen = writer_with(engine), []
+    started = time.perf_counter()
+    with streaming_to(lambda piece: seen.append((time.perf_counter() - started, piece))):
+        reply = writer.write(request(bottle, must_state=("price",)))
+    total = time.perf_counter() - started
+    assert "".join(p for _, p in seen) == reply.text and reply.used_model and not reply.fell_back
+    assert seen[0][1] == first and seen[0][0] < total / 2  # the first sentence went out while the rest was written
+
+
+def test_a_failing_sentence_is_repaired_before_it_is_sent(bottle):
+    wrong = f"The Water Bottle costs ${bottle['price'] + 3:.2f}. Thanks for asking."
+    pieces = list(writer_with(PacedEngine(wrong)).stream(request(bottle)))
+    assert pieces[0] == f"The Water Bottle costs ${bottle['price']:.2f}."  # never the wrong price, not even briefly
+    assert "".join(pieces) == f"The Water Bottle costs ${bottle['price']:.2f}. Thanks for asking."
+
+
+def test_nothing_after_an_unsupported_sentence_is_sent(bottle):
+    text = (f"The Water Bottle costs ${bottle['price']:.2f}. Your order #W1234567 was delivered yesterday. "
+            "Have a nice day.")
+    engine = PacedEngine(text)
+    reply = writer_with(engine).write(request(bottle))
+    assert reply.text == f"The Water Bottle costs ${bottle['price']:.2f}." and reply.used_model
+    assert engine.closed_early  # generation was stopped at the failing sentence
+
+
+def test_a_first_sentence_that_fails_sends_the_template(bottle):
+    reply = writer_with(PacedEngine("Order #W1234567 was delivered. It is great.")).write(request(bottle))
+    assert reply.fell_back and reply.text == request(bottle).template
+
+
+def test_what_was_asked_is_held_back_until_it_is_stated(bottle):
+    stock = "in stock" if bottle["available"] else "out of stock"
+    text = f"Thanks for your question. The Water Bottle is {stock}."
+    seen = []
+    with streaming_to(seen.append):
+        reply = writer_with(PacedEngine(text)).write(request(bottle, must_state=("price",)))
+    assert reply.fell_back and reply.text == request(bottle).template and seen == []
+
+
+# ------------------------------------------------------------------------------------------ a failing model
+
+def test_missing_model_files_give_templates_and_degraded(bottle, tmp_path):
+    writer = GroundedWriter(ModelGenerator(WriterConfig(engine="ct2", base_path=str(tmp_path / "gone"))))
+    reply = writer.write(request(bottle))
+    assert reply.fell_back and reply.text == request(bottle).template
+    assert not writer.healthy and "gone" in writer.failure and "shopbot setup" in writer.failure
+
+
+def test_corrupt_adapter_gives_templates_and_degraded(bottle, tmp_path):
+    pytest.importorskip("ctranslate2")
+    from trustgen.convert import base_model_path, is_model_folder
+    if not is_model_folder(base_model_path()):
+        pytest.skip("the base model is not converted (run `shopbot setup`)")
+    adapter = tmp_path / "bad-lora"
+    shutil.copytree(Path(__file__).parents[2] / "trustgen" / "adapters" / "shop-lora", adapter)
+    (adapter / "adapter_model.safetensors").write_bytes(b"\x00garbage, not a safetensors file" * 10)
+    writer = GroundedWriter(ModelGenerator(WriterConfig(engine="ct2", adapter_path=str(adapter))))
+    reply = writer.write(request(bottle))
+    assert reply.fell_back and reply.text == request(bottle).template
+    assert not writer.healthy and "adapter_model.safetensors" in writer.failure
+
+
+def test_a_raised_error_gives_templates_then_the_model_again(bottle):
+    engine = PacedEngine(f"The Water Bottle costs ${bottle['price']:.2f}.", fail_after=2)
+    writer = writer_with(engine, retry_after_s=0.0)
+    reply = writer.write(request(bottle))
+    assert reply.fell_back and reply.text == request(bottle).template
+    assert not writer.healthy and "the model crashed" in writer.failure
+    engine.fail_after = None  # the model recovers: the next reply uses it and health is ok again
+    assert writer.write(request(bottle)).used_model and writer.healthy
+
+
+def test_errors_keep_the_model_off_until_the_retry_time(bottle):
+    engine = PacedEngine(f"The Water Bottle costs ${bottle['price']:.2f}.", fail_after=0)
+    writer = writer_with(engine, retry_after_s=3600.0)
+    writer.write(request(bottle))
+    engine.fail_after = None
+    later = writer.write(request(bottle))  # no retry within the hour: the template, the model not asked
+    assert later.text == request(bottle).template and not later.used_model and not writer.healthy
+
+
+def test_a_time_out_gives_templates_and_degraded(bottle):
+    engine = PacedEngine(f"The Water Bottle costs ${bottle['price']:.2f}.", pause_s=0.05)
+    writer = writer_with(engine, time_limit_s=0.12)
+    reply = writer.write(request(bottle))
+    assert reply.fell_back and reply.text == request(bottle).template
+    assert not writer.healthy and "time-out" in writer.failure
+
+
+# ------------------------------------------------------------------------------------------ OpenAI-compatible HTTP
+
+class _Server:
+    """A tiny OpenAI-compatible chat-completions server on localhost that streams a scripted reply."""
+
+    def __init__(self, reply: str, status: int = 200, finish: str = "stop"):
+        outer = self
+        self.reply, self.status, self.finish, self.bodies = reply, status, finish, []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                outer.bodies.append((self.path, body))
+                if outer.status != 200:
+                    self.send_response(outer.status)
+                    self.end_headers()
+                    self.wfile.write(b'{"error": "overloaded"}')
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                words = outer.reply.split(" ")
+                for i, w in enumerate(words):
+                    delta = {"content": w + (" " if i < len(words) - 1 else "")}
+                    self.wfile.write(f"data: {json.dumps({'choices': [{'delta': delta}]})}\n\n".encode())
+                end = {"choices": [{"delta": {}, "finish_reason": outer.finish}], "usage": {"prompt_tokens": 42}}
+                self.wfile.write(f"data: {json.dumps(end)}\n\ndata: [DONE]\n\n".encode())
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_openai_engine_streams_from_a_server(bottle):
+    text = f"The Water Bottle costs ${bottle['price']:.2f}. It is made of glass."
+    server = _Server(text)
+    try:
+        engine = make_engine("openai", url=server.url)
+        streamed = Streamed(engine.stream([{"role": "user", "content": "price?"}], max_new_tokens=40))
+        assert "".join(streamed) == text
+        g = streamed.generation
+        assert g.text == text and g.stopped_by == "stop" and g.prompt_tokens == 42 and g.first_token_s is not None
+        path, body = server.bodies[0]
+        assert path == "/v1/chat/completions" and body["stream"] is True and body["max_tokens"] == 40
+        assert body["temperature"] == 0 and body["messages"][0]["content"] == "price?"
+        reply = writer_with(engine).write(request(bottle))  # the writer over HTTP: checked as any engine
+        assert reply.text == text and reply.used_model
+    finally:
+        server.close()
+
+
+def test_openai_engine_reports_a_cut_reply_and_server_errors(bottle):
+    server = _Server(f"The Water Bottle costs ${bottle['price']:.2f}. It is", finish="length")
+    try:
+        g = drain(OpenAIEngine(server.url).stream([{"role": "user", "content": "hi"}]))
+        assert g.stopped_by == "length"
+        assert writer_with(OpenAIEngine(server.url)).write(request(bottle)).text == \
+            f"The Water Bottle costs ${bottle['price']:.2f}."  # the unfinished sentence is never sent
+        server.status = 503
+        with pytest.raises(EngineError, match="503"):
+            drain(OpenAIEngine(server.url).stream([{"role": "user", "content": "hi"}]))
+    finally:
+        server.close()
+
+
+def test_unreachable_server_gives_templates_and_degraded(bottle):
+    server = _Server("unused")
+    url = server.url
+    server.close()  # nothing listens there any more
+    writer = writer_with(OpenAIEngine(url))
+    reply = writer.write(request(bottle))
+    assert reply.fell_back and not writer.healthy and "127.0.0.1" in writer.failure
+
+
+def test_engine_names_and_empty_prompts():
+    with pytest.raises(EngineError, match="unknown engine"):
+        make_engine("tpu")
+    with pytest.raises(EngineError, match="SHOPBOT_MODEL_URL"):
+        make_engine("openai")
+    assert drain(OpenAIEngine("http://127.0.0.1:9/v1").stream([])).stopped_by == "empty"
+
+
+# ------------------------------------------------------------------------------------------ the real fast model
+
+@pytest.fixture(scope="module")
+def fast_model():
+    pytest.importorskip("ctranslate2")
+    from trustgen.convert import base_model_path, is_model_folder
+    if not is_model_folder(base_model_path()):
+        pytest.skip("the base model is not converted (run `shopbot setup`)")
+    from trustgen.convert import build_fast_model
+    return build_fast_model()
+
+
+def test_fast_model_cache_detects_corruption(fast_model, tmp_path):
+    from trustgen.convert import MANIFEST, fast_model_ok
+    key = json.loads((fast_model / MANIFEST).read_text())["key"]
+    assert fast_model_ok(fast_model, key) and not fast_model_ok(fast_model, "another-key")
+    copy = tmp_path / fast_model.name
+    shutil.copytree(fast_model, copy)
+    assert fast_model_ok(copy, key)
+    with open(copy / "model.bin", "r+b") as f:  # one flipped byte in the weights
+        f.seek(1000)
+        byte = f.read(1)
+        f.seek(1000)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    assert not fast_model_ok(copy, key)
+    (copy / "model.bin").unlink()
+    assert not fast_model_ok(copy, key)
+
+
+def test_ct2_engine_streams_a_checked_reply(fast_model, bottle):
+    from trustgen.engines import CT2Engine
+    from trustgen.prompting import build_messages
+    engine = CT2Engine(fast_model, threads=1, workers=1)
+    messages = build_messages(request(bottle))
+    streamed = Streamed(engine.stream(messages, max_new_tokens=40))
+    text = "".join(streamed)
+    g = streamed.generation
+    assert g.text == text.strip() and g.new_tokens > 0 and g.prompt_tokens > 50 and g.stopped_by in ("stop", "length")
+    assert engine.generate(messages, max_new_tokens=40).text == g.text  # greedy: the same reply again
+    assert engine.generate(messages, max_new_tokens=3).stopped_by == "length"
+    timed_out = writer_with(engine, time_limit_s=0.0)  # a real time-out: the first token is already too late
+    assert timed_out.write(request(bottle)).fell_back and "time-out" in timed_out.failure
+    writer, seen = writer_with(engine), []
+    with streaming_to(seen.append):
+        reply = writer.write(request(bottle))
+    assert "".join(seen) == (reply.text if reply.used_model else "")
+    assert reply.unsupported == 0
