@@ -8,8 +8,11 @@ answers in bot/answers.py and bot/recommend.py, memory in bot/memory.py; models 
 from __future__ import annotations
 
 import copy
+import logging
+import queue
 import re
 import threading
+import weakref
 from pathlib import Path
 from typing import Iterator
 
@@ -18,7 +21,7 @@ from knowledge.store import Store, open_store
 
 from .config import BotConfig
 from .flows import ACCOUNT_KINDS, Flows, Outcome
-from .markup import inert_reply
+from .markup import inert_reply, inert_text
 from .reading import Reading, Request
 from .reply import Reply
 from .text import clean_message
@@ -31,7 +34,9 @@ class Bot:
         self.flows = Flows(store)
         self._writer, self._embedder, self._index, self._classifier = writer, embedder, index, classifier
         self._reader = reader
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # the shop's data and conversations; let go while the model writes
+        self._session_locks: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # one turn at a time
+        self._session_locks_guard = threading.Lock()
 
     # ---------------------------------------------------------------- loading
     @classmethod
@@ -83,7 +88,10 @@ class Bot:
 
     # ---------------------------------------------------------------- the dialogue
     def respond(self, message: str, session_id: str = "default") -> Reply:
-        with self._lock:
+        from trustgen.writer import generating_outside
+        # Turns of one conversation run one at a time. The bot's lock guards the data; the writer lets it go
+        # while the model generates, so other conversations read, act and generate meanwhile.
+        with self._session_lock(session_id), self._lock, generating_outside(self._lock):
             reply, _facts, state, user_id, personalise, status = self._turn(message, session_id, act=True)
             reply = inert_reply(reply)  # no renderer may act on markup from the catalog, FAQ or customer
             if reply.action == "forget":  # nothing of this exchange is stored either
@@ -104,10 +112,40 @@ class Bot:
             reply, facts, *_ = self._turn(message, session_id, act=False)
             return reply, facts
 
+    def _session_lock(self, session_id: str):
+        with self._session_locks_guard:
+            return self._session_locks.setdefault(session_id, threading.Lock())
+
     def stream(self, message: str, session_id: str = "default") -> Iterator:
-        """Text pieces (already claim-checked), then the complete Reply."""
-        reply = self.respond(message, session_id)
-        words = re.findall(r"\S+\s*", reply.text)
+        """Text pieces, then the complete Reply. A model-worded reply arrives sentence by sentence as each passes
+        the claim check (made inert as the Reply is), while the turn runs in a worker thread; the rest of the
+        reply text follows in word groups when the turn is done. The turn completes even if the caller stops."""
+        from trustgen.writer import streaming_to
+        pieces: queue.Queue = queue.Queue()
+        done, box = object(), {}
+
+        def work():
+            try:
+                with streaming_to(lambda piece: pieces.put(inert_text(piece))):
+                    box["reply"] = self.respond(message, session_id)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+                box["error"] = exc
+            finally:
+                pieces.put(done)
+
+        threading.Thread(target=work, name="shopbot-turn", daemon=True).start()
+        sent = ""
+        while (piece := pieces.get()) is not done:
+            sent += piece
+            yield piece
+        if "error" in box:
+            raise box["error"]
+        reply = box["reply"]
+        if not reply.text.startswith(sent):  # the turn replaced what the model wrote: the Reply has the text
+            logging.getLogger(__name__).warning("streamed text is not the start of the reply (turn %s)",
+                                                reply.turn_id)
+        rest = reply.text[len(sent):] if reply.text.startswith(sent) else ""
+        words = re.findall(r"\S+\s*|\s+", rest)
         for n in range(0, len(words), 4):
             yield "".join(words[n:n + 4])
         yield reply
