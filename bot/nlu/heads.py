@@ -1,0 +1,89 @@
+"""Two small learned readers of details whose wording varies: whether an amount is an upper or a lower price
+bound ("budget is 100 dollars", "north of 50 bucks"), and which cancel reason a clause gives ("don't need it
+anymore" -> "no longer needed"). Each is logistic regression on character n-grams, trained in about a second on
+the phrasing pieces of bot/data/nlu/phrasings_<language>.yaml (train families only) when first used.
+"""
+from __future__ import annotations
+
+import random
+import re
+
+from .spans import Amount, amounts
+
+BOUNDS = ("max", "min", "none")
+RANGE = re.compile(r"(?:between|from)?\s*\$?\s*(\d+(?:\.\d+)?)\s*(?:\$|usd|dollars|bucks)?\s*(?:and|to|-)\s*\$?\s*"
+                   r"(\d+(?:\.\d+)?)\s*(?:\$|usd|dollars|bucks)?", re.I)
+
+
+def _window(text: str, amount: Amount) -> str:
+    before = text[:amount.start].split()[-4:]
+    after = text[amount.end:].split()[:2]
+    return " ".join(before + ["<n>"] + after).lower()
+
+
+def _char_lr(texts, labels, c=10.0):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    return make_pipeline(TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True),
+                         LogisticRegression(C=c, max_iter=2000, class_weight="balanced")).fit(texts, labels)
+
+
+def _train_pieces(pieces: dict, key: str) -> list[str]:
+    return [t for name, family in pieces.get(key, {}).items() if not name.startswith("dev") for t in family]
+
+
+class BoundHead:
+    def __init__(self, pieces: dict, seed: int = 0):
+        rng = random.Random(seed)
+        texts, labels = [], []
+        lead = ["", "something ", "a gift ", "show me shoes ", "any laptop ", "i want one ", "recommend a bag "]
+        for key, label in (("price_max", "max"), ("price_min", "min"), ("not_money", "none")):
+            for tpl in _train_pieces(pieces, key):
+                for _ in range(12):
+                    n = str(rng.choice([15, 40, 60, 100, 120, 250, 400, 999]))
+                    text = rng.choice(lead) + tpl.replace("{n}", n)
+                    for a in amounts(text):
+                        texts.append(_window(text, a))
+                        labels.append(label)
+        self.model = _char_lr(texts, labels)
+
+    def bounds(self, text: str) -> tuple[float | None, float | None]:
+        """(price_min, price_max) stated in the text; a range "between 50 and 100" gives both."""
+        m = RANGE.search(text.replace(",", ""))
+        found = amounts(text)
+        if m and re.search(r"between|from|range|-|to", m.group(0)) and len(found) >= 2:
+            lo, hi = sorted((float(m.group(1)), float(m.group(2))))
+            if lo < hi and any(a.money for a in found) or re.search(r"between", m.group(0)):
+                return lo, hi
+        if not found:
+            return None, None
+        labels = self.model.predict([_window(text, a) for a in found])
+        lo = hi = None
+        for a, label in zip(found, labels):
+            if label == "max" and hi is None:
+                hi = a.value
+            elif label == "min" and lo is None:
+                lo = a.value
+        return lo, hi
+
+
+class ReasonHead:
+    LABELS = ("no longer needed", "ordered by mistake", "other", "")
+
+    def __init__(self, pieces: dict, negatives: list[str], seed: int = 0):
+        texts, labels = [], []
+        rng = random.Random(seed)
+        lead = ["", "cancel it, ", "because ", "please cancel #W0000000 ", "i want to cancel my order, "]
+        for key, label in (("reason_no_longer_needed", "no longer needed"),
+                           ("reason_ordered_by_mistake", "ordered by mistake"), ("reason_other", "other")):
+            for tpl in _train_pieces(pieces, key):
+                for _ in range(6):
+                    texts.append(rng.choice(lead) + tpl)
+                    labels.append(label)
+        texts += negatives
+        labels += [""] * len(negatives)
+        self.model = _char_lr(texts, labels)
+
+    def reason(self, text: str) -> str:
+        return str(self.model.predict([text.lower()])[0])

@@ -1,0 +1,189 @@
+"""The catalog as words: which products, option names and option values a piece of text mentions.
+
+Built from the shop's own catalog (names, options, values) plus one data file of aliases per language
+(bot/data/nlu/lexicon_en.yaml). Matching is case-insensitive, takes plurals, short names ("the kettle") and
+near-misses (rapidfuzz, for words of five letters or more). It finds mentions; it does not decide what the
+customer wants. Build one with `Lexicon.from_store(store)`.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import yaml
+from rapidfuzz import fuzz, process
+
+TOKEN = re.compile(r"\d+(?:\.\d+)?\s?(?:gb|tb|ml|mah|mm|mp|ft|l|w|x|k|%|-inch|-piece| inch| inches| lbs| bar"
+                   r"| hours| cups?| liters?| degrees)?(?!\w)|[a-z][a-z0-9'+\-]*|[\u4e00-\u9fff]", re.I)
+FUZZY_MIN_LEN = 5  # shorter words are too easily confused ("mat" / "map") to match approximately
+FUZZY_SCORE = 86
+
+
+@dataclass(frozen=True)
+class Mention:
+    kind: str  # product | value | option
+    start: int  # token span [start, end)
+    end: int
+    text: str  # the customer's words
+    product_ids: tuple[str, ...] = ()  # product: the products named; value: the products having that value
+    option: str = ""  # value / option: the catalog's option name
+    value: str = ""  # value: the catalog's spelling
+
+
+def tokens(text: str) -> list[str]:
+    t = text.lower().replace("’", "'").replace("‘", "'")
+    # numbers keep their unit in one token, spaces and hyphens dropped: "13 inch", "13-inch" -> "13inch"
+    return [re.sub(r"[ \-]", "", m.group(0)) if m.group(0)[0].isdigit() else m.group(0) for m in TOKEN.finditer(t)]
+
+
+def _singular(word: str) -> str:
+    if len(word) > 3 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and re.search(r"(ch|sh|x|ss)es$", word):
+        return word[:-2]
+    if len(word) > 2 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def _norm_phrase(text: str) -> tuple[str, ...]:
+    return tuple(_singular(t) for t in tokens(text))
+
+
+@lru_cache(maxsize=4)
+def language_data(language: str = "en") -> dict:
+    raw = (resources.files("bot") / "data" / "nlu" / f"lexicon_{language}.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(raw)
+
+
+class Lexicon:
+    """Phrases (as singular token tuples) -> what they name in the catalog."""
+
+    def __init__(self, variants: list[dict], language: str = "en"):
+        self.data = language_data(language)
+        self.names: dict[str, str] = {}  # product_id -> catalog name
+        self.option_values: dict[str, dict[str, set[str]]] = {}  # product_id -> option -> values
+        for v in variants:
+            self.names[v["product_id"]] = v["name"]
+            opts = self.option_values.setdefault(v["product_id"], {})
+            for k, val in v["options"].items():
+                opts.setdefault(k, set()).add(val)
+        self.products: dict[tuple, set[str]] = {}
+        self.weak: set[tuple] = set()  # head nouns standing for a longer name
+        self.filler = {_singular(w) for w in self.data.get("filler", [])}
+        by_name = {n.lower(): p for p, n in self.names.items()}
+        for pid, name in self.names.items():
+            self._add(self.products, name, pid)
+            words = _norm_phrase(name)
+            if len(words) > 1:  # the head noun alone: "kettle", "bottle", unless another product is just that
+                self._add(self.products, words[-1], pid, weak=True)
+                self.weak.add((words[-1],))
+        for name, aliases in self.data.get("product_aliases", {}).items():
+            pid = by_name.get(name.lower())
+            for alias in aliases if pid else ():
+                self._add(self.products, alias, pid)
+        self.values: dict[tuple, set[tuple[str, str, str]]] = {}  # phrase -> {(product_id, option, value)}
+        value_aliases = {k.lower(): v for k, v in self.data.get("value_aliases", {}).items()}
+        for pid, opts in self.option_values.items():
+            for option, values in opts.items():
+                for value in values:
+                    for spelling in [value] + value_aliases.get(value.lower(), []):
+                        key = _norm_phrase(spelling)
+                        if key:
+                            self.values.setdefault(key, set()).add((pid, option, value))
+        self.option_names: dict[tuple, set[str]] = {}
+        all_options = {o for opts in self.option_values.values() for o in opts}
+        for option in all_options:
+            self.option_names.setdefault(_norm_phrase(option), set()).add(option)
+        for option, words in self.data.get("option_names", {}).items():
+            for w in words:
+                self.option_names.setdefault(_norm_phrase(w), set()).add(option)
+        self._fuzzy_words = sorted({p[0] for p in self.products if len(p) == 1 and len(p[0]) >= FUZZY_MIN_LEN}
+                                   | {w for p in self.products for w in p if len(w) >= FUZZY_MIN_LEN})
+        self.max_len = max(len(k) for k in list(self.products) + list(self.values) + list(self.option_names))
+
+    def _add(self, table, phrase, pid, weak=False):
+        key = _norm_phrase(phrase)
+        if not key:
+            return
+        if weak and key in table:
+            return  # a head noun never overrides a full name
+        table.setdefault(key, set()).add(pid)
+
+    @classmethod
+    def from_store(cls, store, language: str = "en") -> "Lexicon":
+        return cls(store.variants(), language)
+
+    # ---------------------------------------------------------------- matching
+    def fix_typos(self, toks: list[str]) -> list[str]:
+        """Words close to a catalog word ("keybaord" -> "keyboard"); short words and known words are kept."""
+        known = {w for k in list(self.products) + list(self.values) + list(self.option_names) for w in k}
+        out = []
+        for t in toks:
+            s = _singular(t)
+            if len(t) >= FUZZY_MIN_LEN and s not in known and t not in known and t.isalpha():
+                hit = process.extractOne(s, self._fuzzy_words, scorer=fuzz.ratio, score_cutoff=FUZZY_SCORE)
+                out.append(hit[0] if hit else t)
+            else:
+                out.append(t)
+        return out
+
+    def mentions(self, text: str) -> list[Mention]:
+        """Products, option values and option names in the text, longest phrase first, not overlapping."""
+        raw = tokens(text)
+        toks = [_singular(t) for t in self.fix_typos(raw)]
+        taken = [False] * len(toks)
+        found: list[Mention] = []
+        for size in range(min(self.max_len, len(toks)), 0, -1):
+            for i in range(len(toks) - size + 1):
+                if any(taken[i:i + size]):
+                    continue
+                key = tuple(toks[i:i + size])
+                words = " ".join(raw[i:i + size])
+                hit = None
+                if key in self.products and not self._modified_head(key, toks, i):
+                    hit = [Mention("product", i, i + size, words, tuple(sorted(self.products[key])))]
+                elif key in self.values:
+                    hit = [Mention("value", i, i + size, words, (pid,), opt, val)
+                           for pid, opt, val in sorted(self.values[key])]
+                elif key in self.option_names:
+                    hit = [Mention("option", i, i + size, words, option=o) for o in sorted(self.option_names[key])]
+                if hit:
+                    found += hit
+                    for j in range(i, i + size):
+                        taken[j] = True
+        return sorted(found, key=lambda m: (m.start, m.kind, m.product_ids, m.option))
+
+    def _modified_head(self, key, toks, i) -> bool:
+        """A bare head noun after a word the catalog doesn't know names something else: "washing machine"."""
+        if key not in self.weak or i == 0:
+            return False
+        before = toks[i - 1]
+        known = before in self.filler or any(before in k for k in self.values) or before.isdigit()
+        return not known
+
+    def products_in(self, text: str) -> list[str]:
+        out: list[str] = []
+        for m in self.mentions(text):
+            if m.kind == "product":
+                out += [p for p in m.product_ids if p not in out]
+        return out
+
+    def values_for(self, mentions: list[Mention], product_ids: list[str] | None) -> dict[str, str]:
+        """{option: value} named, restricted to these products (any product when None)."""
+        out: dict[str, str] = {}
+        for m in mentions:
+            if m.kind != "value" or (product_ids and m.product_ids[0] not in product_ids):
+                continue
+            out.setdefault(m.option, m.value)
+        return out
+
+    def option_asked(self, mentions: list[Mention], product_ids: list[str]) -> str:
+        """The catalog option a question names ("what colours ..." -> "color") among these products' options."""
+        have = {o for p in product_ids for o in self.option_values.get(p, {})} if product_ids else None
+        for m in mentions:
+            if m.kind == "option" and (have is None or m.option in have):
+                return m.option
+        return ""

@@ -1,0 +1,97 @@
+"""Identifiers in a message: order ids, emails, zip codes, amounts, card digits, payment method ids, names.
+
+Patterns only, because these have a fixed shape whatever the wording ("w1234567", "#W1234567"); what varies
+with wording (whether an amount is an upper or a lower bound) is left to bot/nlu/bounds.py. Nothing here looks
+anything up except `name`, which prefers the word pair that the store knows with the given zip.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+ORDER_ID = re.compile(r"(?<![\w])#?\s?[Ww]\s?(\d{7})(?!\d)")
+EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+ZIP = re.compile(r"(?<![\d#\w.$])\d{5}(?![\d.]|\s?(?:\$|usd|dollars?|bucks))", re.I)
+METHOD_ID = re.compile(r"\b(gift_card|credit_card|paypal)_\d+\b", re.I)
+FOUR = re.compile(r"(?<![\d.$])\d{4}(?![\d.]|\s?(?:\$|usd|dollars?|bucks|ml|mah|pieces?))", re.I)
+AMOUNT = re.compile(r"(?:\$|usd\s?)?\s?(\d+(?:,\d{3})*(?:\.\d{1,2})?)\s?(k\b)?\s?(\$|usd|dollars?|bucks?|quid|eur|euros?)?",
+                    re.I)
+NAME_CUE = re.compile(r"(?:name(?:'s| is)?|i am|i'm|im|this is|it's|its|call me)\s*[:,-]?\s+"
+                      r"([A-Za-z][A-Za-z'\-]+)\s+([A-Za-z][A-Za-z'\-]+)", re.I)
+UNIT_AFTER = re.compile(r"^\s?(gb|tb|ml|mah|mm|mp|ft|feet|inch|inches|in\b|l\b|liters?|cups?|hours?|x\b|k\b|%|"
+                        r"lbs?|bar|w\b|pieces?|piece|degrees|-inch|-piece|p\b)", re.I)
+
+
+@dataclass(frozen=True)
+class Amount:
+    value: float
+    start: int  # character offsets in the text
+    end: int
+    money: bool  # a currency sign or word is attached
+
+
+def order_ids(text: str) -> list[str]:
+    return list(dict.fromkeys(f"#W{m}" for m in ORDER_ID.findall(text)))
+
+
+def emails(text: str) -> list[str]:
+    return list(dict.fromkeys(m.rstrip(".").lower() for m in EMAIL.findall(text)))
+
+
+def _blank(text: str) -> str:
+    """The text with ids and emails blanked out (same length), so their digits are not read as numbers."""
+    for pattern in (EMAIL, ORDER_ID, METHOD_ID):
+        text = pattern.sub(lambda m: " " * len(m.group(0)), text)
+    return text
+
+
+def zips(text: str) -> list[str]:
+    return ZIP.findall(_blank(text))
+
+
+def method_ids(text: str) -> list[str]:
+    return [m.group(0).lower() for m in METHOD_ID.finditer(text)]
+
+
+def last_four(text: str) -> str:
+    found = FOUR.findall(_blank(text))
+    return found[-1] if found else ""
+
+
+def amounts(text: str) -> list[Amount]:
+    """Numbers that could be prices: not ids, zips, or option values with a unit ("500ml", "16gb")."""
+    blank = _blank(text)
+    out = []
+    for m in AMOUNT.finditer(blank):
+        if not m.group(1):
+            continue
+        raw = m.group(1).replace(",", "")
+        after = blank[m.end(1):]
+        if UNIT_AFTER.match(after) and not m.group(3) and not m.group(2):
+            continue
+        if re.match(r"\d{5}$", raw) and not (m.group(3) or "$" in m.group(0)):
+            continue  # a zip code
+        if m.start(1) > 0 and blank[m.start(1) - 1] in "-#/":
+            continue
+        value = float(raw) * (1000 if m.group(2) else 1)
+        money = bool(m.group(3)) or "$" in m.group(0) or bool(m.group(2))
+        out.append(Amount(value, m.start(1), m.end(), money))
+    return out
+
+
+def names(text: str, zip_code: str = "", store=None) -> tuple[str, str]:
+    """(first, last): the pair after a cue ("name's Mei Davis"), or one the store knows with this zip."""
+    if store is not None and zip_code:
+        words = re.findall(r"[A-Za-z][A-Za-z'\-]+", EMAIL.sub(" ", text))
+        for a, b in zip(words, words[1:]):
+            if store.find_user_by_name_zip(a, b, zip_code):
+                return a.capitalize(), b.capitalize()
+    m = NAME_CUE.search(text)
+    if m and m.group(1).lower() not in {"a", "the", "looking", "trying", "not", "just"}:
+        return m.group(1).capitalize(), m.group(2).capitalize()
+    capitals = re.findall(r"\b([A-Z][a-z'\-]+)\s+([A-Z][a-z'\-]+)\b", text)
+    skip = {"Hi", "Hello", "Hey", "My", "I", "The", "Thanks", "Yes", "Sure", "Ok", "Okay"}
+    for a, b in capitals:
+        if a not in skip and b not in skip:
+            return a, b
+    return "", ""

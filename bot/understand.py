@@ -1,0 +1,401 @@
+"""The reader: one customer message plus the dialogue state -> one Reading (bot/reading.py), read once.
+
+The message is split into request clauses; a trained classifier labels each clause (bot/nlu/classify.py:
+catalog question and what is wanted, policy, order task, detail, confirm, ...), seeing what the assistant just
+asked; then each request's arguments are read: products and option values from the catalog lexicon (fuzzy),
+price bounds and cancel reasons by small learned heads, identifiers by patterns, references ("it", "and in
+green?", "that order") from state["focus"]. It decides nothing: the flows do. Usage:
+
+    reader = Reader.load(store, index=None, embedder=None)   # models load on first use
+    reading = reader.read("how much is the yoga mat in blue?", state)
+    reader.remember(state, reading)                          # what the message referred to -> state["focus"]
+"""
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import replace
+
+from .nlu import spans
+from .nlu.lexicon import Lexicon, Mention, _singular, tokens
+from .reading import (REASONS, CatalogQuery, ItemChange, ItemRef, Payment, Reading, Request, empty_focus, pairs)
+
+MIN_CONFIDENCE = 0.25  # below this a clause is "unclear" (the flows ask again)
+CHANGE_CUE = re.compile(r"\b(for|to|into|with|instead|rather than|than)\b", re.I)
+SENTENCE = re.compile(r"(?<=[.!?;])\s+(?=\S)|\n+")
+ADDRESS_FIELDS = ("address1", "address2", "city", "state", "zip", "country")
+
+
+class Reader:
+    def __init__(self, store, index=None, embedder=None, classifier=None, language: str = "en"):
+        self.store, self.index, self.embedder, self.language = store, index, embedder, language
+        self._classifier = classifier
+        self._lexicon = self._bounds = self._reasons = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(cls, store, index=None, embedder=None, classifier=None, language: str = "en") -> "Reader":
+        """A light constructor: the lexicon, the classifier and the heads load on first use."""
+        return cls(store, index=index, embedder=embedder, classifier=classifier, language=language)
+
+    # ---------------------------------------------------------------- parts loaded on first use
+    @property
+    def lexicon(self) -> Lexicon:
+        with self._lock:
+            if self._lexicon is None:
+                self._lexicon = Lexicon.from_store(self.store, self.language)
+            return self._lexicon
+
+    @property
+    def classifier(self):
+        with self._lock:
+            if self._classifier is None:
+                from .nlu.classify import MiniLMClauses
+                self._classifier = MiniLMClauses.load(embedder=self.embedder)
+            return self._classifier
+
+    def _heads(self):
+        with self._lock:
+            if self._bounds is None:
+                from .nlu.generate import phrasings
+                from .nlu.heads import BoundHead, ReasonHead
+                pieces = phrasings(self.language)["pieces"]
+                negatives = [t for fam in phrasings(self.language)["requests"].values()
+                             for name, texts in fam.items() if not name.startswith("dev") for t in texts
+                             if "{REASON}" not in t][:400]
+                self._bounds, self._reasons = BoundHead(pieces), ReasonHead(pieces, negatives)
+            return self._bounds, self._reasons
+
+    def warm_up(self) -> None:
+        self.lexicon, self._heads()
+        self.classifier.predict(["hello"], [""])
+
+    # ---------------------------------------------------------------- reading
+    def read(self, text: str, state: dict | None = None) -> Reading:
+        state = state or {}
+        text = (text or "").strip()
+        if not text:
+            return Reading(requests=(Request("unclear", confidence=0.0),), language=self.language)
+        awaiting = state.get("awaiting") or ""
+        clauses = split_clauses(text, self.lexicon.data.get("request_breaks", []))
+        labels = self.classifier.predict(clauses, [awaiting] * len(clauses))
+        groups: list[tuple[str, str, float]] = []  # (label, text, confidence)
+        for clause, lab in zip(clauses, labels):
+            label = lab.label
+            if lab.confidence < MIN_CONFIDENCE and not any(m.kind == "product" for m in self.lexicon.mentions(clause)):
+                label = "unclear"
+            if groups and _continues(groups[-1][0], label, clause):
+                prev = groups[-1]
+                groups[-1] = (prev[0], prev[1] + " " + clause, min(prev[2], lab.confidence))
+                continue
+            groups.append((label, clause, lab.confidence))
+        requests = []
+        for label, clause, conf in groups:
+            request = self._request(label, clause, state, requests)
+            requests.append(replace(request, confidence=round(conf, 3)))
+        return Reading(requests=tuple(requests), language=self.language)
+
+    def _request(self, label: str, text: str, state: dict, earlier: list[Request]) -> Request:
+        kind, _, sub = label.partition(":")
+        if kind in ("catalog", "recommend"):
+            return Request(kind, catalog=self._catalog(kind, sub, text, state))
+        if kind == "policy":
+            return Request("policy", faq_ids=self._faq(text))
+        if kind == "identify" or (kind == "detail" and state.get("awaiting") == "identify"):
+            return self._identify(text)
+        if kind in ("order_task", "account_info", "detail"):
+            return self._order(kind, sub, text, state)
+        if kind == "privacy":
+            return Request("privacy", task=sub)
+        return Request(kind)
+
+    # ---------------------------------------------------------------- catalog
+    def _catalog(self, kind: str, want: str, text: str, state: dict) -> CatalogQuery:
+        lex = self.lexicon
+        mentions = lex.mentions(text)
+        focus = {**empty_focus(), **(state.get("focus") or {})}
+        named = [p for m in mentions if m.kind == "product" for p in m.product_ids]
+        named = list(dict.fromkeys(named))
+        refers = want.startswith("focus") or want == "refine" or (not named and _refers_back(text, lex))
+        product_ids = named or (list(focus["product_ids"][:1]) if refers or want == "refine" else [])
+        lo, hi = self._heads()[0].bounds(text)
+        stock = _has_phrase(text, lex.data.get("in_stock", []))
+        if want == "refine":
+            prev = CatalogQuery(**_query_args(focus.get("catalog") or {}))
+            options = dict(prev.options)
+            options.update(_values(lex, mentions, product_ids or list(prev.product_ids)))
+            return replace(prev, product_ids=tuple(product_ids or prev.product_ids), options=pairs(options),
+                           price_min=lo if lo is not None else prev.price_min,
+                           price_max=hi if hi is not None else prev.price_max,
+                           in_stock=True if stock else prev.in_stock)
+        if want.startswith("focus_"):
+            want = {"focus_stock": "stock", "focus_price": "price", "focus_option": "option_values"}[want]
+        options = _values(lex, mentions, product_ids)
+        if want in ("stock", "price") and not named and refers:
+            options = {**focus.get("options", {}), **options}
+        option = lex.option_asked(mentions, product_ids) if want in ("option_values", "details") else ""
+        if want == "option_values" and not option:
+            want = "details"
+        if want == "compare":
+            refs = _compare_refs(lex, mentions)
+            return CatalogQuery(want="compare", product_ids=tuple(dict.fromkeys(r.product_id for r in refs)),
+                                compare=tuple(refs))
+        unknown = ""
+        if not product_ids and kind == "catalog" and want in ("sell", "list", "cheapest", "dearest", "count"):
+            unknown = _unknown_product(text, lex)
+            if want != "sell" and unknown:
+                want = "sell"
+        return CatalogQuery(want="list" if kind == "recommend" else want, product_ids=tuple(product_ids),
+                            unknown_product=unknown, options=pairs(options), option=option,
+                            price_min=lo, price_max=hi,
+                            in_stock=True if stock and want not in ("stock",) else None)
+
+    # ---------------------------------------------------------------- policy
+    def _faq(self, text: str) -> tuple[str, ...]:
+        if self.index is None:
+            return ()
+        hits = self.index.search(text, top_k=3, filters={"kind": ["faq", "policy"]})
+        return tuple(h.id for h in hits)
+
+    # ---------------------------------------------------------------- identity
+    def _identify(self, text: str) -> Request:
+        emails = spans.emails(text)
+        zips = spans.zips(text)
+        zip_code = zips[0] if zips else ""
+        first, last = spans.names(text, zip_code, self.store) if zip_code or not emails else ("", "")
+        return Request("identify", email=emails[0] if emails else "", name=(first, last) if first else (),
+                       zip=zip_code if first else "")
+
+    # ---------------------------------------------------------------- orders
+    def _order(self, kind: str, task: str, text: str, state: dict) -> Request:
+        lex = self.lexicon
+        order_ids = tuple(spans.order_ids(text))
+        focus = {**empty_focus(), **(state.get("focus") or {})}
+        if not order_ids and kind != "detail" and focus["order_ids"] and \
+                _has_phrase(text, lex.data.get("refer_order", [])):
+            order_ids = (focus["order_ids"][0],)  # "cancel that order"
+        order = self._order_of(order_ids[0] if order_ids else (focus["order_ids"] or [None])[0])
+        awaiting = state.get("awaiting") or ""
+        items = self._items(text, order, awaiting)
+        reason = ""
+        if kind == "order_task" and task == "cancel" or awaiting == "reason":
+            reason = self._heads()[1].reason(text)
+            reason = reason if reason in REASONS or reason == "other" else ""
+        payment = self._payment(text) if (task in ("payment", "return", "exchange", "modify_items") or
+                                          awaiting == "payment" or kind == "detail") else None
+        address = ()
+        if task in ("order_address", "user_address") or awaiting == "address" or kind == "detail":
+            from .slots import address as parse_address
+            found = parse_address(text)
+            address = pairs({k: v for k, v in (found or {}).items() if v}) if found else ()
+        all_items = _has_phrase(text, lex.data.get("all_items", []))
+        if kind == "account_info":
+            return Request(kind, task=task, order_ids=order_ids)
+        return Request(kind, task=task if kind == "order_task" else "", order_ids=order_ids, items=tuple(items),
+                       all_items=all_items, reason=reason, payment=payment, address=address)
+
+    def _order_of(self, order_id: str | None) -> dict | None:
+        if not order_id:
+            return None
+        try:
+            order = self.store.get_order(order_id)
+        except Exception:  # noqa: BLE001 - an unknown id is the flows' to report, not the reader's
+            return None
+        return order
+
+    def _items(self, text: str, order: dict | None, awaiting: str) -> list[ItemChange]:
+        """Items named, in order, each with the change wanted: "the blue t-shirt for a red one", "the same one".
+
+        The text is cut into list parts (commas, "and"); a part naming a product starts an item, the option values
+        before a change word ("for", "to", "instead") describe it and those after describe what it becomes. A part
+        that looks like an item but names nothing in the catalog is kept with its words, never dropped."""
+        lex = self.lexicon
+        in_order = {i["product_id"] for i in (order or {}).get("items", [])}
+        out: list[ItemChange] = []
+        for part in re.split(r",|;|&|\band\b|\bplus\b", text, flags=re.I):
+            part = part.strip()
+            if not part:
+                continue
+            toks = tokens(part)
+            mentions = lex.mentions(part)
+            products = [m for m in mentions if m.kind == "product"]
+            same = _has_phrase(part, lex.data.get("same_item", []))
+            if products:
+                m = products[0]
+                cue = next((i for i, t in enumerate(toks) if i >= m.end and CHANGE_CUE.fullmatch(t)), None)
+                pids = [p for p in m.product_ids if p in in_order] or list(m.product_ids)
+                pid = pids[0] if len(pids) == 1 or order else ""
+                before = [v for v in mentions if v.kind == "value" and (cue is None or v.start < cue)]
+                after = [v for v in mentions if v.kind == "value" and cue is not None and v.start > cue]
+                old = lex.values_for(before, [pid]) if pid else {}
+                new = lex.values_for(after, [pid]) if pid else {}
+                ref = ItemRef(product_id=pid, options=pairs(old), item_id=_item_id(order, pid, old),
+                              mention=" ".join(toks[m.start:m.end]))
+                out.append(ItemChange(item=ref, new_options=pairs(new), same=same and not new))
+            elif out and (mentions or same):  # "... and in blue": more about the item before
+                last = out[-1]
+                pid = last.item.product_id
+                values = lex.values_for(mentions, [pid]) if pid else {}
+                merged = {**dict(last.new_options), **values}
+                out[-1] = ItemChange(item=last.item, new_options=pairs(merged), same=(last.same or same) and not merged)
+            elif awaiting == "new_item" and (mentions or same):  # "the red one": what the item becomes
+                new = _values(lex, mentions, None)
+                out.append(ItemChange(item=ItemRef(), new_options=pairs(new), same=same and not new))
+            elif out or awaiting == "items":
+                words = _unmatched_item(part, lex)
+                if words:
+                    out.append(ItemChange(item=ItemRef(mention=words)))
+        return out
+
+    def _payment(self, text: str) -> Payment | None:
+        lex = self.lexicon
+        ids = spans.method_ids(text)
+        if ids:
+            return Payment(method_id=ids[0], source=ids[0].rsplit("_", 1)[0])
+        low = " " + " ".join(tokens(text)) + " "
+        source = ""
+        for name, words in lex.data.get("payment_sources", {}).items():
+            if any(f" {' '.join(tokens(w))} " in low for w in words):
+                source = name
+                break
+        brand = next((b for b in lex.data.get("card_brands", []) if f" {b} " in low), "")
+        four = spans.last_four(text) if source in ("", "credit_card") else ""
+        original = _has_phrase(text, lex.data.get("original_payment", []))
+        if four and not source:
+            source = "credit_card"
+        if not (source or four or original):
+            return None
+        return Payment(source=source, last_four=four, brand=brand, original=original)
+
+    # ---------------------------------------------------------------- the dialogue state
+    def remember(self, state: dict, reading: Reading) -> None:
+        """Write what the message referred to into state["focus"] (most recent first)."""
+        focus = {**empty_focus(), **(state.get("focus") or {})}
+        for request in reading.requests:
+            if request.catalog is not None and request.catalog.product_ids:
+                q = request.catalog
+                focus["product_ids"] = list(dict.fromkeys(list(q.product_ids) + focus["product_ids"]))[:5]
+                focus["options"] = dict(q.options)
+                focus["catalog"] = Reading(requests=(Request("catalog", catalog=q),)).to_dict()["requests"][0]["catalog"]
+            if request.order_ids:
+                focus["order_ids"] = list(dict.fromkeys(list(request.order_ids) + focus["order_ids"]))[:5]
+            for change in request.items:
+                if change.item.product_id:
+                    focus["product_ids"] = list(dict.fromkeys([change.item.product_id] + focus["product_ids"]))[:5]
+        state["focus"] = focus
+
+
+# ---------------------------------------------------------------- helpers (pure)
+def split_clauses(text: str, breaks: list[str]) -> list[str]:
+    """Sentences, then request breaks ("also", "btw") after punctuation: one request each, in order."""
+    words = sorted(breaks, key=len, reverse=True)
+    pattern = re.compile(r"(?:(?<=[,;:\-])|(?<=\s))\s*(?=\b(?:" + "|".join(re.escape(w) for w in words) + r")\b[\s,:])",
+                         re.I) if words else None
+    out = []
+    for sentence in SENTENCE.split(text):
+        parts = [sentence]
+        if pattern is not None:
+            parts = []
+            last = 0
+            for m in pattern.finditer(sentence):
+                before = sentence[last:m.start()].strip()
+                if before and (re.search(r"[,;:\-]\s*$", sentence[:m.start()]) or
+                               sentence[m.end():].lower().startswith(("and also", "and then", "also,", "btw",
+                                                                     "one more thing", "another thing"))):
+                    parts.append(before)
+                    last = m.start()
+            parts.append(sentence[last:])
+        for p in parts:
+            p = p.strip(" ,;:-")
+            if not p:
+                continue
+            if out and (not re.search(r"[A-Za-z\u4e00-\u9fff]{2,}", p) or re.fullmatch(r"(order )?(no|nr|num)\.?", out[-1].lower())):
+                out[-1] = out[-1] + " " + p
+            else:
+                out.append(p)
+    return out or [text]
+
+
+def _continues(prev: str, label: str, clause: str) -> bool:
+    """A clause that adds details to the request before it rather than asking something new."""
+    if label in ("detail", "unclear") and prev.split(":")[0] in ("order_task", "detail", "identify"):
+        return True
+    return label == prev and label.split(":")[0] in ("order_task", "detail", "greeting", "thanks", "identify")
+
+
+def _refers_back(text: str, lex: Lexicon) -> bool:
+    toks = set(tokens(text))
+    return bool(toks & {w for w in lex.data.get("refer_back", [])}) or len(toks) <= 4
+
+
+def _has_phrase(text: str, phrases: list[str]) -> bool:
+    low = " " + " ".join(tokens(text)) + " "
+    return any(f" {' '.join(tokens(p))} " in low for p in phrases if tokens(p))
+
+
+def _values(lex: Lexicon, mentions: list[Mention], product_ids) -> dict[str, str]:
+    """Option values named; without a product, an option only when every product with that value agrees."""
+    if product_ids:
+        return lex.values_for(mentions, list(product_ids))
+    out: dict[str, str] = {}
+    by_text: dict[tuple, set] = {}
+    for m in mentions:
+        if m.kind == "value":
+            by_text.setdefault((m.start, m.value), set()).add(m.option)
+    for (_, value), options in by_text.items():
+        common = "color" if "color" in options else (next(iter(options)) if len(options) == 1 else "")
+        if common:
+            out.setdefault(common, value)
+    return out
+
+
+def _item_id(order: dict | None, pid: str, options: dict) -> str:
+    if not order or not pid:
+        return ""
+    matches = [i for i in order["items"] if i["product_id"] == pid and
+               all(i["options"].get(k) == v for k, v in options.items())]
+    ids = {i["item_id"] for i in matches}
+    return matches[0]["item_id"] if len(ids) == 1 else ""
+
+
+def _compare_refs(lex: Lexicon, mentions: list[Mention]) -> list[ItemRef]:
+    products = [m for m in mentions if m.kind == "product"]
+    refs = []
+    for n, m in enumerate(products):
+        lo = products[n - 1].end if n else 0
+        hi = products[n + 1].start if n + 1 < len(products) else 10 ** 6
+        pid = m.product_ids[0]
+        opts = {}
+        for v in mentions:
+            if v.kind == "value" and lo <= v.start < hi and v.product_ids[0] == pid:
+                opts.setdefault(v.option, v.value)
+        refs.append(ItemRef(product_id=pid, options=pairs(opts)))
+    return refs
+
+
+def _unknown_product(text: str, lex: Lexicon) -> str:
+    """The words left once filler and catalog words are taken out: the kind of product asked about."""
+    toks = tokens(text)
+    known = {w for k in list(lex.values) + list(lex.option_names) for w in k}
+    keep = [t for t in toks if _singular(t) not in lex.filler and t not in lex.filler and _singular(t) not in known
+            and not t[0].isdigit()]
+    return " ".join(keep)
+
+
+def _unmatched_item(part: str, lex: Lexicon) -> str:
+    """A list part like "the blender (from my order)" that names nothing in the catalog: its words, else ""."""
+    words = re.split(r"\b(?:from|in|of|on)\b", part.strip(), maxsplit=1, flags=re.I)[0].strip()
+    if not re.match(r"(the|my|a|an|that|this)\s+\w", words, re.I) or spans.order_ids(words):
+        return ""
+    rest = _unknown_product(words, lex)
+    return words if 0 < len(rest.split()) <= 3 else ""
+
+
+def _query_args(d: dict) -> dict:
+    from .reading import _catalog
+    q = _catalog(d) if d else CatalogQuery()
+    return {f: getattr(q, f) for f in ("want", "product_ids", "unknown_product", "options", "option", "price_min",
+                                       "price_max", "in_stock", "compare")}
+
+
+__all__ = ["Reader", "split_clauses"]

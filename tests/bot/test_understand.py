@@ -1,0 +1,187 @@
+"""The reader on the real demo shop: each wording from the issue about reading customers, read into a Reading.
+
+One reader per test session: the packaged MiniLM clause classifier, and a search index of the FAQ and policy
+passages only (real MiniLM embeddings, a few seconds) so policy questions get their FAQ ids.
+"""
+from __future__ import annotations
+
+import pytest
+
+from bot.reading import Reading, empty_focus
+
+KEYBOARD, LAPTOP, GRILL, BOTTLE = "1656367028", "4760268021", "6819683148", "8310926033"
+SPEAKER, YOGA_MAT, TSHIRT, KETTLE = "4768869376", "4635925001", "9523456873", "1075968781"
+BACKPACK, ACTION_CAMERA, BOOTS = "2524789262", "3377618313", "7363354090"
+
+
+@pytest.fixture(scope="session")
+def reader(demo_db):
+    import torch
+    torch.set_num_threads(1)
+    from bot.understand import Reader
+    from knowledge.documents import faq_documents, policy_documents
+    from knowledge.embeddings import default_embedder
+    from knowledge.faq import load_faq, load_policy
+    from knowledge.index import SearchIndex
+    from knowledge.store import Store
+    faq = load_faq()
+    index = SearchIndex.build(faq_documents(faq) + policy_documents(load_policy(), faq=faq), embedder=default_embedder())
+    r = Reader.load(Store(demo_db), index=index, embedder=default_embedder())
+    r.warm_up()
+    return r
+
+
+def read(reader, text, **state):
+    state.setdefault("focus", empty_focus())
+    return reader.read(text, state)
+
+
+def only(reading: Reading, kind: str):
+    assert reading.kinds == (kind,), reading
+    return reading.requests[0]
+
+
+def test_a_product_the_shop_does_not_sell(reader):
+    q = only(read(reader, "do you sell washing machines?"), "catalog").catalog
+    assert (q.want, q.product_ids, q.unknown_product) == ("sell", (), "washing machines")
+
+
+def test_cheapest_in_stock(reader):
+    q = only(read(reader, "which is the cheapest mechanical keyboard in stock?"), "catalog").catalog
+    assert (q.want, q.product_ids, q.in_stock) == ("cheapest", (KEYBOARD,), True)
+
+
+def test_count_in_stock(reader):
+    q = only(read(reader, "how many laptops are in stock?"), "catalog").catalog
+    assert (q.want, q.product_ids, q.in_stock) == ("count", (LAPTOP,), True)
+
+
+def test_price_bound_in_a_yes_no_question(reader):
+    q = only(read(reader, "do you have a grill under $300?"), "catalog").catalog
+    assert (q.product_ids, q.price_max, q.price_min) == ((GRILL,), 300.0, None)
+    assert q.want in ("list", "sell")
+
+
+def test_the_values_an_option_takes(reader):
+    q = only(read(reader, "what colors does the water bottle come in?"), "catalog").catalog
+    assert (q.want, q.product_ids, q.option) == ("option_values", (BOTTLE,), "color")
+
+
+def test_a_gift_with_a_budget(reader):
+    q = only(read(reader, "recommend me a gift for my dad, he likes hiking, budget 100 dollars"), "recommend").catalog
+    assert q.price_max == 100.0
+
+
+@pytest.mark.parametrize("text,bound", [("any backpacks around 190$ max", 190.0),
+                                        ("show me headphones below 519 usd", 519.0),
+                                        ("a yoga mat for less than 50 bucks", 50.0)])
+def test_everyday_price_bounds(reader, text, bound):
+    request = read(reader, text).requests[0]
+    assert request.catalog.price_max == bound and request.catalog.price_min is None
+
+
+def test_a_follow_up_question_is_about_the_product_before(reader):
+    state = {"focus": empty_focus()}
+    first = reader.read("what's the price of the Bluetooth speaker in blue?", state)
+    q = only(first, "catalog").catalog
+    assert (q.want, q.product_ids, q.options) == ("price", (SPEAKER,), (("color", "blue"),))
+    reader.remember(state, first)
+    q = only(reader.read("is it waterproof?", state), "catalog").catalog
+    assert (q.product_ids, q.option) == ((SPEAKER,), "water resistance")
+
+
+def test_and_in_green_refines_the_last_question(reader):
+    state = {"focus": empty_focus()}
+    first = reader.read("how much is the yoga mat in blue?", state)
+    reader.remember(state, first)
+    q = only(reader.read("and in green?", state), "catalog").catalog
+    assert (q.want, q.product_ids, q.options) == ("price", (YOGA_MAT,), (("color", "green"),))
+
+
+@pytest.mark.parametrize("text,answers", [
+    ("can I exchange a tablet for a laptop?", {"faq:exchange-who", "faq:modify-items", "faq:exchange-once"}),
+    ("if I return something, how long until the refund reaches my card?", {"faq:return-refund", "faq:cancel-refund"}),
+    ("how long do refunds take to the credit card?", {"faq:return-refund", "faq:cancel-refund"}),
+])
+def test_policy_questions_are_never_order_tasks(reader, text, answers):
+    request = only(read(reader, text), "policy")
+    assert request.faq_ids and set(request.faq_ids) & answers
+
+
+def test_policy_question_while_identifying(reader):
+    request = read(reader, "can I exchange a tablet for a laptop?", awaiting="identify", task="exchange").requests[0]
+    assert request.kind == "policy"
+
+
+def test_two_requests_in_one_message_in_order(reader):
+    reading = read(reader, "Thank you. Also, how many T-Shirt options are available right now?")
+    assert reading.kinds == ("thanks", "catalog")
+    q = reading.requests[1].catalog
+    assert (q.want, q.product_ids, q.in_stock) == ("count", (TSHIRT,), True)
+
+
+def test_four_items_named_the_short_way(reader):
+    text = "i want to return the bottle, the keyboard, the camera and the backpack from my order w5490111"
+    request = only(read(reader, text), "order_task")
+    assert (request.task, request.order_ids) == ("return", ("#W5490111",))
+    assert [c.item.item_id for c in request.items] == ["4579334072", "1421289881", "6117189161", "4947717507"]
+    assert [c.item.product_id for c in request.items] == [BOTTLE, KEYBOARD, ACTION_CAMERA, BACKPACK]
+
+
+def test_an_item_that_matches_nothing_is_kept_with_its_words(reader):
+    request = only(read(reader, "return the bottle and the blender from #W5490111"), "order_task")
+    assert [c.item.item_id for c in request.items] == ["4579334072", ""]
+    assert request.items[1].item.mention == "the blender"
+
+
+def test_a_new_identical_one(reader):
+    request = only(read(reader, "exchange the hiking boots in order #W4817420 for a new identical one"), "order_task")
+    assert request.task == "exchange"
+    assert [(c.item.item_id, c.same, c.new_options) for c in request.items] == [("3812493782", True, ())]
+
+
+def test_several_changes_in_one_message(reader):
+    text = ("for #W4817420 i want to exchange the water bottle for a blue one, the bookshelf for a white one, "
+            "the electric kettle for a black one and the hiking boots for size 8")
+    request = only(read(reader, text), "order_task")
+    assert request.task == "exchange"
+    got = [(c.item.product_id, dict(c.new_options)) for c in request.items]
+    assert got == [(BOTTLE, {"color": "blue"}), ("8600330539", {"color": "white"}), (KETTLE, {"color": "black"}),
+                   (BOOTS, {"size": "8"})]
+
+
+@pytest.mark.parametrize("text", ["cancel order w6779827", "cancel order W6779827", "cancel #w6779827 please"])
+def test_order_ids_without_hash_any_case(reader, text):
+    assert read(reader, text).requests[0].order_ids == ("#W6779827",)
+
+
+def test_short_answers_to_the_assistants_question(reader):
+    assert only(read(reader, "yep", awaiting="confirm", task="cancel"), "confirm")
+    pay = only(read(reader, "paypal", awaiting="payment", task="return"), "detail").payment
+    assert pay.source == "paypal"
+    pay = only(read(reader, "the visa ending 1234", awaiting="payment", task="return"), "detail").payment
+    assert (pay.source, pay.brand, pay.last_four) == ("credit_card", "visa", "1234")
+    reason = only(read(reader, "don't need it anymore", awaiting="reason", task="cancel"), "detail").reason
+    assert reason == "no longer needed"
+    who = only(read(reader, "name's Mei Davis, zip 80217", awaiting="identify", task="cancel"), "identify")
+    assert (who.name, who.zip) == (("Mei", "Davis"), "80217")
+
+
+def test_the_kettle_is_the_electric_kettle_of_the_order_in_focus(reader):
+    focus = {**empty_focus(), "order_ids": ["#W4817420"]}
+    request = only(reader.read("the kettle", {"awaiting": "items", "task": "return", "focus": focus}), "detail")
+    assert [(c.item.product_id, c.item.item_id) for c in request.items] == [(KETTLE, "9624127908")]
+
+
+def test_empty_and_hostile_input(reader):
+    assert read(reader, "").kinds == ("unclear",)
+    assert read(reader, "   ").kinds == ("unclear",)
+    long = read(reader, "a" * 4000)
+    assert long.requests
+    reading = read(reader, "<script>alert(1)</script> DROP TABLE orders; --")
+    assert "order_task" not in reading.kinds
+
+
+def test_a_reading_round_trips_through_json(reader):
+    reading = read(reader, "i want to return the bottle, the keyboard, the camera and the backpack from #W5490111")
+    assert Reading.from_dict(reading.to_dict()) == reading
