@@ -4,6 +4,7 @@
     shopbot eval model       perplexity and factual accuracy, base model against fine-tuned
     shopbot eval intents     intent accuracy on the held-out customer-support utterances
     shopbot eval scenarios   scripted customers play the retail tasks against the assistant
+    shopbot eval understanding   the reader's Readings on unseen phrasings: accuracy per kind, latency
     shopbot eval security    attack probes (injection, disclosure, markup) and false refusals
     shopbot eval copy        advertising copy on held-out products against the copy rules
 
@@ -17,6 +18,7 @@ TARGETS = {
     "search": ("knowledge.evaluate", "retrieval: dense, BM25 and hybrid on shop and shopper questions"),
     "model": ("trustgen.evaluate", "perplexity and factual accuracy, base model against fine-tuned"),
     "intents": ("bot.intent_eval", "intent accuracy on the held-out customer-support utterances"),
+    "understanding": ("bot.understand_eval", "the reader on unseen phrasings: exact-match accuracy per kind, p50/p95"),
     "scenarios": ("bot.evaluate", "scripted customers play the retail tasks; pass^1, pass^k, unsupported claims"),
     "security": ("bot.security_eval", "attack probes by family and false refusals on ordinary requests"),
     "copy": ("trustgen.copy_eval", "advertising copy on held-out products: rules passed, coverage, variety, speed"),
