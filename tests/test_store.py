@@ -152,3 +152,27 @@ def test_unreadable_file_is_a_clear_error(tmp_path):
     with pytest.raises(DataFileError, match="products.json: not valid JSON"):
         Store.create(tmp_path / "shop.db", tmp_path)
     assert not (tmp_path / "shop.db").exists()
+
+
+def test_reads_are_not_held_up_by_a_write_in_progress(store):
+    """A worker's reads run beside an open write transaction (own connection per thread, or a pool)."""
+    import threading
+    order_id = next(iter(_source("orders")))
+    holding, release = threading.Event(), threading.Event()
+
+    def writer():
+        with store.transaction() as conn:
+            conn.execute("UPDATE orders SET status = status WHERE order_id = ?", (order_id,))
+            holding.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert holding.wait(10)
+        done = threading.Event()
+        threading.Thread(target=lambda: (store.get_order(order_id), store.variants(), done.set())).start()
+        assert done.wait(5), "a read waited for the write transaction to end"
+    finally:
+        release.set()
+        thread.join(10)

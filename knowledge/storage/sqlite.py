@@ -14,20 +14,22 @@ from typing import Any, Sequence
 
 from .base import Row
 
-PRAGMAS = ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON",
-           "secure_delete=ON",  # erased rows are overwritten, not left in free pages
-           "busy_timeout=10000")  # another process writing: wait up to 10 s for the lock instead of failing
+PRAGMAS = ("busy_timeout=10000",  # another connection writing: wait up to 10 s for the lock instead of failing
+           "synchronous=FULL", "foreign_keys=ON",
+           "secure_delete=ON")  # erased rows are overwritten, not left in free pages
 
 
 def _row(cursor: sqlite3.Cursor, values: tuple) -> Row:
     return Row(values, {d[0]: i for i, d in enumerate(cursor.description)})
 
 
-def connect(path: Path) -> sqlite3.Connection:
+def connect(path: Path, writer: bool = True) -> sqlite3.Connection:
     conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
     conn.row_factory = _row
     for pragma in PRAGMAS:
         conn.execute(f"PRAGMA {pragma}")
+    if writer:  # WAL is a property of the file: set once by the writer (a reader setting it would need a lock)
+        conn.execute("PRAGMA journal_mode=WAL")
     return conn
 
 
@@ -67,15 +69,16 @@ class SqliteDatabase:
         self._lock = threading.RLock()
         self._writer = connect(self.path)
         self._local = threading.local()
+        self._readers_lock = threading.Lock()  # not the writer's lock: a read never waits for a transaction
         self._readers: list[sqlite3.Connection] = []
         self._closed = False
 
     def _reader(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = connect(self.path)
+            conn = connect(self.path, writer=False)
             self._local.conn = conn
-            with self._lock:
+            with self._readers_lock:
                 self._readers.append(conn)
         return conn
 
@@ -112,7 +115,7 @@ class SqliteDatabase:
             self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._readers_lock:
             self._closed = True
             for conn in self._readers:
                 conn.close()
