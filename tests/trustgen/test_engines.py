@@ -43,10 +43,17 @@ class PacedEngine(EngineBase):
 
     def __init__(self, text: str, pause_s: float = 0.0, fail_after: int | None = None):
         self.text, self.pause_s, self.fail_after = text, pause_s, fail_after
-        self.closed_early = False
+        self.closed_early, self.ended_at = False, None
 
     def stream(self, messages, max_new_tokens=96, time_limit_s=12.0, stop=()):
-        started, n = time.perf_counter(), 0
+        started = time.perf_counter()
+        try:
+            return (yield from self._pieces(started, time_limit_s))
+        finally:
+            self.ended_at = time.perf_counter()
+
+    def _pieces(self, started, time_limit_s):
+        n = 0
         try:
             for i in range(0, len(self.text), 3):
                 if self.fail_after is not None and n >= self.fail_after:
@@ -71,14 +78,12 @@ def writer_with(engine, **config) -> GroundedWriter:
 
 def test_checked_sentences_arrive_before_generation_ends(bottle):
     first = f"The Water Bottle costs ${bottle['price']:.2f}."
-    engine = PacedEngine(first + " It holds 1000ml and is made of glass, which many customers like a lot.", 0.02)
+    engine = PacedEngine(first + " It holds 1000ml and is made of glass, which many customers like a lot.", 0.04)
     writer, seen = writer_with(engine), []
-    started = time.perf_counter()
-    with streaming_to(lambda piece: seen.append((time.perf_counter() - started, piece))):
+    with streaming_to(lambda piece: seen.append((time.perf_counter(), piece))):
         reply = writer.write(request(bottle, must_state=("price",)))
-    total = time.perf_counter() - started
     assert "".join(p for _, p in seen) == reply.text and reply.used_model and not reply.fell_back
-    assert seen[0][1] == first and seen[0][0] < total / 2  # the first sentence went out while the rest was written
+    assert seen[0][1] == first and seen[0][0] < engine.ended_at - 0.5  # out while the rest was being written
 
 
 def test_a_failing_sentence_is_repaired_before_it_is_sent(bottle):
@@ -297,3 +302,74 @@ def test_ct2_engine_streams_a_checked_reply(fast_model, bottle):
         reply = writer.write(request(bottle))
     assert "".join(seen) == (reply.text if reply.used_model else "")
     assert reply.unsupported == 0
+
+
+# ------------------------------------------------------------------------------------------ through the Bot
+
+class BarrierEngine(PacedEngine):
+    """Generates only once `parties` conversations are generating at the same moment (else the barrier breaks
+    and the engine raises): proof that generation is not serialised by the bot's lock."""
+
+    def __init__(self, text: str, parties: int = 2):
+        super().__init__(text)
+        self.barrier = threading.Barrier(parties, timeout=20)
+
+    def stream(self, messages, **kw):
+        self.barrier.wait()
+        return (yield from super().stream(messages, **kw))
+
+
+@pytest.fixture
+def bot_with(demo_db, tmp_path):
+    import sys
+    sys.path.insert(0, str(Path(__file__).parents[1] / "bot"))
+    from dialogue_helpers import make_bot  # the dialogue tests' bot: fresh demo shop, shared classifier, hash index
+    bots = []
+
+    def make(engine, **config):
+        folder = tmp_path / f"bot{len(bots)}"
+        folder.mkdir()
+        bots.append(make_bot(demo_db, folder, writer=writer_with(engine, **config)))
+        return bots[-1]
+    yield make
+    for b in bots:
+        b.close()
+
+
+QUESTION = "how much is the red 1000ml glass water bottle?"
+
+
+def test_bot_answers_from_templates_and_reports_degraded_when_the_model_fails(bot_with, bottle):
+    bot = bot_with(PacedEngine("unused", fail_after=0))
+    reply = bot.respond(QUESTION, session_id="s1")
+    assert f"${bottle['price']:.2f}" in reply.text and reply.claims_unsupported == 0
+    assert bot.health()["model"].startswith("degraded")
+
+
+def test_bot_stream_sends_checked_sentences_while_the_model_writes(bot_with, bottle):
+    first = f"The Water Bottle costs ${bottle['price']:.2f}."
+    bot = bot_with(PacedEngine(first + " It is made of glass and holds 1000ml, a good size for a long day out.", 0.03))
+    engine, seen = bot.writer.generator.engine, []
+    for piece in bot.stream(QUESTION, session_id="s1"):
+        seen.append((time.perf_counter(), piece))
+    texts = [p for _, p in seen if isinstance(p, str)]
+    reply = seen[-1][1]
+    assert texts[0] == first and seen[0][0] < engine.ended_at - 0.5  # out well before the model finished
+    assert "".join(texts) == reply.text
+    assert bot.transcript("s1")[-1].text == reply.text and bot.health()["model"] == "ok"
+
+
+def test_two_conversations_generate_at_the_same_time(bot_with, bottle):
+    text = f"The Water Bottle costs ${bottle['price']:.2f}."
+    bot = bot_with(BarrierEngine(text))
+    bot.respond("hello", session_id="warm-up")  # first-use loading outside the timed part
+    replies = {}
+
+    def turn(session):
+        replies[session] = bot.respond(QUESTION, session_id=session)
+
+    threads = [threading.Thread(target=turn, args=(s,)) for s in ("a", "b")]
+    [t.start() for t in threads]
+    [t.join(60) for t in threads]
+    assert replies["a"].text == replies["b"].text == text  # both model-worded: both were generating at once
+    assert bot.health()["model"] == "ok"
