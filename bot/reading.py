@@ -6,6 +6,23 @@ as the catalog spells them, numbers, order ids, store field names; the only word
 `mention`s, quoted back when something cannot be matched ("I couldn't find 'the blender' in that order").
 Readings are plain frozen dataclasses and round-trip through JSON (`to_dict` / `from_dict`), so a Reading can be
 logged, stored in the session state and written as a dev-set label.
+
+How the reader fills it (what the flows can rely on):
+- catalog `want`: "sell" asks whether a kind of product is sold (`product_ids` when the catalog has it,
+  `unknown_product` with the customer's words when it has not); "option_values" asks which values `option`
+  takes, yes/no questions about an option included ("is it waterproof?" -> option "water resistance");
+  "details" is an option question naming no option of the product. `in_stock` is True when the customer asked
+  for what is available now. A "recommend" request carries a CatalogQuery with want "list" and the constraints.
+- Follow-ups are resolved from state["focus"]: "and in green?" repeats focus["catalog"] with the new option
+  values; "is it in stock?" / "how much is it?" name focus["product_ids"][0] with focus["options"].
+- items: one ItemChange per item named, in the order said. `item.item_id` is set when an order is known (named
+  in the request, or focus["order_ids"][0]) and the description fits exactly one of its items. An item that
+  names nothing in the catalog is kept as ItemRef(mention=<the customer's words>) with no product_id. In a
+  "detail" answering awaiting="new_item", ItemChange.item is empty and `new_options` / `same` say what it becomes.
+- "detail" requests carry whatever the answer gave (order_ids, items, reason, payment, address); an identity
+  given while awaiting "identify" is an "identify" request. A trailing "thanks" after a request is not a request.
+- policy `faq_ids` are search-index document ids ("faq:return-refund", "policy:..."), best first; empty when the
+  reader has no index. `confidence` is the clause classifier's probability of the request's label.
 """
 from __future__ import annotations
 
