@@ -22,7 +22,7 @@ from .reading import (REASONS, CatalogQuery, ItemChange, ItemRef, Payment, Readi
 
 MIN_CONFIDENCE = 0.25  # below this a clause is "unclear" (the flows ask again)
 CHANGE_CUE = re.compile(r"\b(for|to|into|with|instead|rather than|than)\b", re.I)
-SENTENCE = re.compile(r"(?<=[.!?;])\s+(?=\S)|\n+")
+SENTENCE = re.compile(r"(?<=[.!?;])\s+(?=\S)|(?<=[。！？；])|\n+")  # Chinese stops need no space after them
 ADDRESS_FIELDS = ("address1", "address2", "city", "state", "zip", "country")
 
 
@@ -84,11 +84,15 @@ class Reader:
             label = lab.label
             if lab.confidence < MIN_CONFIDENCE and not any(m.kind == "product" for m in self.lexicon.mentions(clause)):
                 label = "unclear"
-            if groups and _continues(groups[-1][0], label, clause):
+            if groups and (_continues(groups[-1][0], label, clause) or _adds_bound(groups[-1][0], clause, self.lexicon)):
                 prev = groups[-1]
                 groups[-1] = (prev[0], prev[1] + " " + clause, min(prev[2], lab.confidence))
                 continue
             groups.append((label, clause, lab.confidence))
+        substantive = [g for g in groups if g[0].split(":")[0] not in ("thanks", "greeting")]
+        if substantive:  # "how much is it? thanks": a courtesy after a request is not a request of its own
+            first = groups.index(substantive[0])
+            groups = groups[:first] + [g for g in groups[first:] if g[0].split(":")[0] not in ("thanks", "greeting")]
         requests = []
         for label, clause, conf in groups:
             request = self._request(label, clause, state, requests)
@@ -120,6 +124,9 @@ class Reader:
         product_ids = named or (list(focus["product_ids"][:1]) if refers or want == "refine" else [])
         lo, hi = self._heads()[0].bounds(text)
         stock = _has_phrase(text, lex.data.get("in_stock", []))
+        if want == "refine" and not any(m.kind == "value" for m in mentions) and \
+                lex.option_asked(mentions, product_ids):
+            want = "focus_option"  # "and the colours?"
         if want == "refine":
             prev = CatalogQuery(**_query_args(focus.get("catalog") or {}))
             options = dict(prev.options)
@@ -133,13 +140,20 @@ class Reader:
         options = _values(lex, mentions, product_ids)
         if want in ("stock", "price") and not named and refers:
             options = {**focus.get("options", {}), **options}
-        option = lex.option_asked(mentions, product_ids) if want in ("option_values", "details") else ""
+        asked = lex.option_asked(mentions, product_ids)
+        if want in ("sell", "list") and asked and asked not in options and re.match(r"\s*(what|which)\b", text, re.I):
+            want = "option_values"  # "what types of coffee maker do you sell?"
+        if want == "option_values" and asked in options:
+            want = "list"  # "keyboards with rgb backlight": a value of that option is wanted, not the list of values
+        option = asked if want in ("option_values", "details") else ""
         if want == "option_values" and not option:
             want = "details"
         if want == "compare":
             refs = _compare_refs(lex, mentions)
             return CatalogQuery(want="compare", product_ids=tuple(dict.fromkeys(r.product_id for r in refs)),
                                 compare=tuple(refs))
+        if want == "sell" and product_ids and (options or lo is not None or hi is not None):
+            want = "list"  # "do you have a grill under $300?": which ones, not whether grills are sold
         unknown = ""
         if not product_ids and kind == "catalog" and want in ("sell", "list", "cheapest", "dearest", "count"):
             unknown = _unknown_product(text, lex)
@@ -185,8 +199,7 @@ class Reader:
                                           awaiting == "payment" or kind == "detail") else None
         address = ()
         if task in ("order_address", "user_address") or awaiting == "address" or kind == "detail":
-            from .slots import address as parse_address
-            found = parse_address(text)
+            found = spans.address(text)
             address = pairs({k: v for k, v in (found or {}).items() if v}) if found else ()
         all_items = _has_phrase(text, lex.data.get("all_items", []))
         if kind == "account_info":
@@ -223,10 +236,19 @@ class Reader:
             if products:
                 m = products[0]
                 cue = next((i for i, t in enumerate(toks) if i >= m.end and CHANGE_CUE.fullmatch(t)), None)
+                if cue is None:  # "make the 19 bar one a 9 bar capsule one instead"
+                    cue = next((i for i, t in enumerate(toks) if i >= m.end and t in ("a", "an") and
+                                any(w in ("one", "version", "instead", "model") for w in toks[i + 1:])), None)
                 pids = [p for p in m.product_ids if p in in_order] or list(m.product_ids)
                 pid = pids[0] if len(pids) == 1 or order else ""
-                before = [v for v in mentions if v.kind == "value" and (cue is None or v.start < cue)]
-                after = [v for v in mentions if v.kind == "value" and cue is not None and v.start > cue]
+                reverse = next((i for i, t in enumerate(toks) if i < m.start and t in ("than", "of") and
+                                (t == "than" or (i and toks[i - 1] == "instead"))), None)
+                if reverse is not None:  # "i'd rather have a 1.5L glass one than the 2L kettle": new before old
+                    before = [v for v in mentions if v.kind == "value" and v.start > reverse]
+                    after = [v for v in mentions if v.kind == "value" and v.start < reverse]
+                else:
+                    before = [v for v in mentions if v.kind == "value" and (cue is None or v.start < cue)]
+                    after = [v for v in mentions if v.kind == "value" and cue is not None and v.start > cue]
                 old = lex.values_for(before, [pid]) if pid else {}
                 new = lex.values_for(after, [pid]) if pid else {}
                 ref = ItemRef(product_id=pid, options=pairs(old), item_id=_item_id(order, pid, old),
@@ -323,6 +345,12 @@ def _continues(prev: str, label: str, clause: str) -> bool:
     return label == prev and label.split(":")[0] in ("order_task", "detail", "greeting", "thanks", "identify")
 
 
+def _adds_bound(prev: str, clause: str, lex: Lexicon) -> bool:
+    """"... she's into yoga? under 80 dollars": a price bound alone belongs to the catalog request before it."""
+    return prev.split(":")[0] in ("catalog", "recommend") and bool(spans.amounts(clause)) and \
+        len(tokens(clause)) <= 6 and not any(m.kind == "product" for m in lex.mentions(clause))
+
+
 def _refers_back(text: str, lex: Lexicon) -> bool:
     toks = set(tokens(text))
     return bool(toks & {w for w in lex.data.get("refer_back", [])}) or len(toks) <= 4
@@ -378,7 +406,7 @@ def _unknown_product(text: str, lex: Lexicon) -> str:
     toks = tokens(text)
     known = {w for k in list(lex.values) + list(lex.option_names) for w in k}
     keep = [t for t in toks if _singular(t) not in lex.filler and t not in lex.filler and _singular(t) not in known
-            and not t[0].isdigit()]
+            and not t[0].isdigit() and len(t) > 1]
     return " ".join(keep)
 
 

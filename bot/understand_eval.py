@@ -5,7 +5,8 @@ tau-bench dev tasks) and the hand-written messages and conversations of bot/data
 wordings are trained on. A message counts as right when every request matches its label in kind, order and
 arguments (the customer's quoted `mention` and `confidence` aside; a policy question's first FAQ passage must be
 one of those labelled, when labelled; an unknown product's words compare as singular tokens). Both clause
-classifiers are measured side by side in one run, with the reader's own latency per message (p50, p95).
+classifiers (and the cascade of the two) are measured side by side in one run, with the reader's own latency per
+message (p50, p95).
 """
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ from .reading import Reading, empty_focus
 def add_arguments(parser) -> None:
     parser.add_argument("--generated", type=int, default=400, help="dev messages from the held-out families")
     parser.add_argument("--seed", type=int, default=1, help="seed of the generated dev messages")
-    parser.add_argument("--candidates", default="minilm,chars", help="clause classifiers to compare")
+    parser.add_argument("--candidates", default="minilm,chars,cascade",
+                        help="clause classifiers to compare (cascade: chars, then minilm where chars is unsure)")
     parser.add_argument("--out", default=None, help="also write the figures and the misses as JSON to this file")
     parser.add_argument("--show-misses", type=int, default=0, help="print this many misses per candidate")
 
@@ -92,6 +94,9 @@ def _canon(reading: dict) -> list[dict]:
             c = dict(r["catalog"])
             for ref in c.get("compare", []):
                 ref.pop("mention", None)
+            for bound in ("price_min", "price_max"):
+                if c.get(bound) is not None:
+                    c[bound] = float(c[bound])
             if c.get("unknown_product"):
                 c["unknown_product"] = " ".join(_norm_phrase(c["unknown_product"]))
             r["catalog"] = c
@@ -109,18 +114,27 @@ def matches(predicted: dict, gold: dict) -> bool:
 
 
 # ---------------------------------------------------------------- measuring
-def _reader(name: str, store, index, embedder):
+def _classifier(name: str, store, embedder, cache: dict):
+    from .nlu.classify import CascadeClauses, CharClauses, MiniLMClauses
+    if name not in cache:
+        if name == "minilm":
+            cache[name] = MiniLMClauses.load(embedder=embedder)
+        elif name == "chars":
+            from .nlu.train import training_clauses
+            data = training_clauses(store)
+            cache[name] = CharClauses.train([c for c, _, _ in data], [a for _, a, _ in data],
+                                            [lab for _, _, lab in data])
+        elif name == "cascade":
+            cache[name] = CascadeClauses(_classifier("chars", store, embedder, cache),
+                                         _classifier("minilm", store, embedder, cache))
+        else:
+            raise ValueError(f"unknown candidate {name!r}: minilm, chars or cascade")
+    return cache[name]
+
+
+def _reader(name: str, store, index, embedder, cache: dict):
     from .understand import Reader
-    if name == "minilm":
-        from .nlu.classify import MiniLMClauses
-        classifier = MiniLMClauses.load(embedder=embedder)
-    elif name == "chars":
-        from .nlu.classify import CharClauses
-        from .nlu.train import training_clauses
-        data = training_clauses(store)
-        classifier = CharClauses.train([c for c, _, _ in data], [a for _, a, _ in data], [lab for _, _, lab in data])
-    else:
-        raise ValueError(f"unknown candidate {name!r}: minilm or chars")
+    classifier = _classifier(name, store, embedder, cache)
     reader = Reader.load(store, index=index, embedder=embedder, classifier=classifier)
     reader.warm_up()
     return reader
@@ -131,8 +145,9 @@ def evaluate(store, index=None, embedder=None, candidates=("minilm", "chars"), g
     report = {"examples": len(dev), "sources": dict(Counter(e["source"] for e in dev)),
               "with_state": sum(1 for e in dev if e["state"].get("awaiting") or e["state"]["focus"] != empty_focus()),
               "candidates": {}}
+    cache: dict = {}
     for name in candidates:
-        reader = _reader(name, store, index, embedder)
+        reader = _reader(name, store, index, embedder, cache)
         right, seconds, misses = [], [], []
         for e in dev:
             start = time.perf_counter()

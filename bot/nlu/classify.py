@@ -130,3 +130,21 @@ class CharClauses:
         from scipy.sparse import hstack
         x = hstack([self.vectorizer.transform([mask(c) for c in clauses]), _await_features(awaiting)]).tocsr()
         return _softmax_labels(self.model.decision_function(x), list(self.model.classes_))
+
+
+class CascadeClauses:
+    """The fast classifier first; clauses it is unsure of (probability below `threshold`) go to the slow one."""
+
+    name = "cascade"
+
+    def __init__(self, fast: ClauseClassifier, slow: ClauseClassifier, threshold: float = 0.8):
+        self.fast, self.slow, self.threshold = fast, slow, threshold
+
+    def predict(self, clauses, awaiting):
+        out = self.fast.predict(clauses, awaiting)
+        unsure = [i for i, lab in enumerate(out) if lab.confidence < self.threshold]
+        if unsure:
+            again = self.slow.predict([clauses[i] for i in unsure], [awaiting[i] for i in unsure])
+            for i, lab in zip(unsure, again):
+                out[i] = lab
+        return out

@@ -183,6 +183,8 @@ class Generator:
                 in_stock = True
             else:
                 text = text.replace(" {STOCK}", "")
+        if re.search(r"\b(available|in stock|right now|on hand)\b", tpl):
+            in_stock = True  # the template itself asks for what is in stock
         if want == "stock":
             in_stock = None
         query = CatalogQuery(want=want, product_ids=(pid,), options=pairs(options), option=q.get("option", ""),
@@ -292,6 +294,10 @@ class Generator:
             req["order_ids"] = (oid,)
         elif order is not None and self.rng.random() < 0.5:
             state_focus["order_ids"] = [order["order_id"]]  # the order was named earlier
+        implied = re.search(r"\{=reason:([^}]*)\}", text)
+        if implied:  # the wording itself gives the reason ("i don't want it anymore")
+            text = text.replace(implied.group(0), "").rstrip()
+            req["reason"] = implied.group(1)
         if "{REASON}" in text:
             if kw.get("reason") or awaiting_detail:
                 reason = kw.get("reason") or self.rng.choice(["no longer needed", "ordered by mistake"])
@@ -447,6 +453,13 @@ class Generator:
             if label == "identify":
                 awaiting = "identify"
                 state.update(task=self.rng.choice(["cancel", "return", ""]), awaiting="identify")
+        if label == "identify" and self.rng.random() < 0.3:  # said before being asked
+            awaiting = ""
+            state.pop("awaiting", None)
+        elif not awaiting and label not in ("greeting",) and self.rng.random() < 0.2:
+            # the assistant had asked something, and the customer asks something else instead
+            awaiting = self.rng.choice(["identify", "order", "items", "reason", "payment", "confirm", "address"])
+            state.update(task=self.rng.choice(["cancel", "return", "exchange"]), awaiting=awaiting)
         text = self.casual(text)
         if label not in ("confirm", "deny", "hedge", "greeting", "thanks") and not awaiting:
             text = self.rng.choice(PREFIXES) + text + self.rng.choice(SUFFIXES)
@@ -458,7 +471,9 @@ class Generator:
         joiners = self.p["pieces"]["dev_joiners" if self.split == "dev" else "joiners"]
         text = parts[0].text
         for part in parts[1:]:
-            text = text.rstrip(" ?.!") + ("?" if self.rng.random() < 0.3 else "") + self.rng.choice(joiners) + part.text
+            joiner = self.rng.choice(joiners)
+            end = "?" if self.rng.random() < 0.3 and joiner[0] == " " else ""
+            text = text.rstrip(" ?.!") + end + joiner + part.text
         requests = [r for p in parts for r in p.reading["requests"]]
         state = parts[0].state if len(parts[0].state) > 1 or parts[0].state["focus"] != empty_focus() else parts[-1].state
         clauses = [c for p in parts for c in p.clauses]

@@ -81,8 +81,8 @@ class ReasonHead:
                 for _ in range(6):
                     texts.append(rng.choice(lead) + tpl)
                     labels.append(label)
-        texts += negatives
-        labels += [""] * len(negatives)
+        texts += negatives + [lead.strip(" ,") for lead in lead if lead.strip()] * 6
+        labels += [""] * (len(texts) - len(labels))
         self.model = _char_lr(texts, labels)
 
     def reason(self, text: str) -> str:

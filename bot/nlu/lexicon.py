@@ -18,7 +18,7 @@ from rapidfuzz import fuzz, process
 TOKEN = re.compile(r"\d+(?:\.\d+)?\s?(?:gb|tb|ml|mah|mm|mp|ft|l|w|x|k|%|-inch|-piece| inch| inches| lbs| bar"
                    r"| hours| cups?| liters?| degrees)?(?!\w)|[a-z][a-z0-9'+\-]*|[\u4e00-\u9fff]", re.I)
 FUZZY_MIN_LEN = 5  # shorter words are too easily confused ("mat" / "map") to match approximately
-FUZZY_SCORE = 86
+FUZZY_SCORE = 80
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,7 @@ class Lexicon:
             pid = by_name.get(name.lower())
             for alias in aliases if pid else ():
                 self._add(self.products, alias, pid)
+                self.weak.discard(_norm_phrase(alias))  # a listed alias names the product wherever it stands
         self.values: dict[tuple, set[tuple[str, str, str]]] = {}  # phrase -> {(product_id, option, value)}
         value_aliases = {k.lower(): v for k, v in self.data.get("value_aliases", {}).items()}
         for pid, opts in self.option_values.items():
@@ -102,6 +103,7 @@ class Lexicon:
                 self.option_names.setdefault(_norm_phrase(w), set()).add(option)
         self._fuzzy_words = sorted({p[0] for p in self.products if len(p) == 1 and len(p[0]) >= FUZZY_MIN_LEN}
                                    | {w for p in self.products for w in p if len(w) >= FUZZY_MIN_LEN})
+        self.common = {_singular(w) for w in self.data.get("common_words", [])} | self.filler
         self.max_len = max(len(k) for k in list(self.products) + list(self.values) + list(self.option_names))
 
     def _add(self, table, phrase, pid, weak=False):
@@ -123,8 +125,10 @@ class Lexicon:
         out = []
         for t in toks:
             s = _singular(t)
-            if len(t) >= FUZZY_MIN_LEN and s not in known and t not in known and t.isalpha():
-                hit = process.extractOne(s, self._fuzzy_words, scorer=fuzz.ratio, score_cutoff=FUZZY_SCORE)
+            if len(t) >= FUZZY_MIN_LEN and s not in known and t not in known and t.isalpha() and \
+                    s not in self.common and t not in self.common:
+                words = [w for w in self._fuzzy_words if w[0] == s[0]]  # typos rarely hit the first letter
+                hit = process.extractOne(s, words, scorer=fuzz.ratio, score_cutoff=FUZZY_SCORE)
                 out.append(hit[0] if hit else t)
             else:
                 out.append(t)

@@ -95,3 +95,31 @@ def names(text: str, zip_code: str = "", store=None) -> tuple[str, str]:
         if a not in skip and b not in skip:
             return a, b
     return "", ""
+
+
+STATE_ZIP = re.compile(r"\b([A-Za-z]{2})\.?\s+(\d{5})\b")
+STREET = re.compile(r"(\d+\s+[A-Za-z][\w .'\-]*)$")
+
+
+def _cased(part: str) -> str:
+    return part.title() if part == part.lower() else part
+
+
+def address(text: str) -> dict | None:
+    """'<street>, [<line 2>,] <city>, <ST> <zip>[, <country>]' in any case, as the store's address dict."""
+    parts = [p.strip() for p in re.split(r",|\n", _blank(text)) if p.strip()]
+    for i, part in enumerate(parts):
+        m = STATE_ZIP.search(part)
+        if not m or i < 2:
+            continue
+        lines = parts[:i - 1]
+        first = next((j for j in range(len(lines) - 1, -1, -1) if STREET.search(lines[j])), None)
+        if first is None:
+            continue
+        street = STREET.search(lines[first]).group(1).strip()
+        line2 = ", ".join(lines[first + 1:])
+        country = parts[i + 1].strip(" .?!") if i + 1 < len(parts) and len(parts[i + 1].split()) <= 3 else "USA"
+        return {"address1": _cased(street), "address2": _cased(line2), "city": _cased(parts[i - 1]),
+                "country": country.upper() if len(country) <= 3 else _cased(country), "state": m.group(1).upper(),
+                "zip": m.group(2)}
+    return None

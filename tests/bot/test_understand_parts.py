@@ -1,0 +1,94 @@
+"""The reader's parts without a model: identifiers, the catalog lexicon, clause splitting, the learned heads."""
+from __future__ import annotations
+
+import pytest
+
+from bot.nlu import spans
+
+
+@pytest.fixture(scope="module")
+def lexicon(demo_db):
+    from bot.nlu.lexicon import Lexicon
+    from knowledge.store import Store
+    return Lexicon.from_store(Store(demo_db))
+
+
+@pytest.fixture(scope="module")
+def heads():
+    from bot.nlu.generate import phrasings
+    from bot.nlu.heads import BoundHead, ReasonHead
+    pieces = phrasings()["pieces"]
+    return BoundHead(pieces), ReasonHead(pieces, ["i want to cancel my order", "cancel #W0000000 please"])
+
+
+@pytest.mark.parametrize("text", ["#W1234567", "w1234567", "W1234567", "order # w1234567", "it's #w1234567."])
+def test_order_ids_in_any_case_with_or_without_hash(text):
+    assert spans.order_ids(text) == ["#W1234567"]
+
+
+def test_identifiers_are_not_read_as_amounts_or_zips():
+    text = "order #W1234567, email mei.davis@example.com, zip 80217, the 1000ml bottle under $50"
+    assert spans.zips(text) == ["80217"]
+    assert [a.value for a in spans.amounts(text)] == [50.0]
+
+
+def test_last_four_and_method_ids():
+    assert spans.last_four("the visa ending 1234") == "1234"
+    assert spans.method_ids("use credit_card_4190576") == ["credit_card_4190576"]
+
+
+def test_a_lower_case_address_is_read_in_the_stores_shape():
+    got = spans.address("can it go to 320 cedar avenue, suite 116, san antonio, tx 78219?")
+    assert got == {"address1": "320 Cedar Avenue", "address2": "Suite 116", "city": "San Antonio",
+                   "country": "USA", "state": "TX", "zip": "78219"}
+
+
+def test_names_after_a_cue_or_known_to_the_store(demo_db):
+    from knowledge.store import Store
+    assert spans.names("name's Mei Davis, zip 80217") == ("Mei", "Davis")
+    assert spans.names("mei davis 80217", "80217", Store(demo_db)) == ("Mei", "Davis")
+
+
+@pytest.mark.parametrize("text,name", [("the kettle", "Electric Kettle"), ("mechanical keybaord", "Mechanical Keyboard"),
+                                       ("tshirts", "T-Shirt"), ("a tee", "T-Shirt"), ("the bottles", "Water Bottle"),
+                                       ("bluetooth speakers", "Bluetooth Speaker"), ("the hose", "Garden Hose")])
+def test_products_by_short_names_plurals_and_typos(lexicon, text, name):
+    assert [lexicon.names[p] for p in lexicon.products_in(text)] == [name]
+
+
+def test_a_kind_of_product_not_sold_is_not_taken_for_a_near_name(lexicon):
+    assert lexicon.products_in("do you sell washing machines?") == []
+    assert lexicon.products_in("can you charge my card") == []
+
+
+def test_option_values_resolve_to_the_catalogs_spelling(lexicon):
+    bottle = lexicon.products_in("water bottle")
+    assert lexicon.values_for(lexicon.mentions("the 1000ML Glass one"), bottle) == {"capacity": "1000ml",
+                                                                                   "material": "glass"}
+    laptop = lexicon.products_in("laptop")
+    assert lexicon.values_for(lexicon.mentions("13 inch, 16gb"), laptop) == {"screen size": "13-inch", "ram": "16GB"}
+
+
+def test_clauses_split_at_sentences_and_request_breaks():
+    from bot.understand import split_clauses
+    breaks = ["also", "btw", "one more thing"]
+    assert split_clauses("Thank you. Also, how many T-Shirt options are available?", breaks) == \
+        ["Thank you.", "Also, how many T-Shirt options are available?"]
+    assert split_clauses("return the bottle, the keyboard and the camera", breaks) == \
+        ["return the bottle, the keyboard and the camera"]
+    assert split_clauses("order no. #W1234567", breaks) == ["order no. #W1234567"]
+
+
+@pytest.mark.parametrize("text,bounds", [("budget is 100 dollars", (None, 100.0)), ("around 190$ max", (None, 190.0)),
+                                         ("below 519 usd", (None, 519.0)), ("for less than 50 bucks", (None, 50.0)),
+                                         ("over $200", (200.0, None)), ("between 50 and 100 dollars", (50.0, 100.0)),
+                                         ("size 10 hiking boots", (None, None))])
+def test_price_bounds(heads, text, bounds):
+    assert heads[0].bounds(text) == bounds
+
+
+@pytest.mark.parametrize("text,reason", [("don't need it anymore", "no longer needed"),
+                                         ("i ordered it by mistake", "ordered by mistake"),
+                                         ("i want to cancel my order", "")])
+def test_cancel_reasons(heads, text, reason):
+    assert heads[1].reason(text) == reason
