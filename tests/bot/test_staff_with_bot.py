@@ -49,12 +49,13 @@ def test_draft_staff_reply_and_forget_with_the_real_agent(bot):
 
     known = bot.customer_data("s1")
     assert known["profile"]["email"] == EMAIL and known["tickets"][0]["reason"] == "customer asked for a person"
-    assert EMAIL.encode() in _raw(bot.memory.path)
+    on_file = bot.memory.path is not None  # SQLite; on PostgreSQL the table files: tests/test_pg_memory.py
+    assert not on_file or EMAIL.encode() in _raw(bot.memory.path)
 
     order_before = bot.store.get_order(ORDER)
     reply = bot.forget("s1")
     assert "erased" in reply.text and "stay with the shop" in reply.text
     assert bot.memory.sessions_of("anya_garcia_3271") == [] and bot.handover_queue() == []
-    raw = _raw(bot.memory.path)
+    raw = _raw(bot.memory.path) if on_file else b""
     assert EMAIL.encode() not in raw and b"Sam here" not in raw
     assert bot.store.get_order(ORDER) == order_before  # the shop's records of the sale stay

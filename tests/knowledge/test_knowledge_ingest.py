@@ -21,11 +21,10 @@ def test_catalog_change_is_picked_up(data_dir, embedder):
     open_shop_index(data_dir, embedder=embedder)
     store = open_store(data_dir)
     order = store.get_order("#W2611340")
-    store.close()
     assert order  # the store is the demo shop; now change the catalog behind the index's back
-    import sqlite3
-    with sqlite3.connect(data_dir / "shop.db") as conn:
+    with store.transaction() as conn:  # the shop's own database, on either backend
         conn.execute("UPDATE variants SET price = 1.23 WHERE item_id = '6469567736'")
+    store.close()
     embedder.seen.clear()
     index, what = refresh_shop_index(data_dir, embedder=embedder)
     assert "1 changed" in what and len(embedder.seen) == 1

@@ -4,7 +4,6 @@ health, the demo shop page and the staff login."""
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 
@@ -198,7 +197,7 @@ def test_session_messages_show_staff_replies_to_the_token_holder_only(client, fa
 
 def test_demo_page_lists_real_products_escaped_and_embeds_the_widget(client, fake_bot):
     first = fake_bot.store.product_ids()[0]
-    with sqlite3.connect(fake_bot.data_dir / "shop.db") as conn:
+    with fake_bot.store.transaction() as conn:  # the shop's own database, on either backend
         conn.execute("UPDATE products SET name = ? WHERE product_id = ?", ("<img src=x onerror=alert(1)>", first))
     page = client.get("/demo").text
     assert fake_bot.store.get_product(fake_bot.store.product_ids()[1])["name"] in page
