@@ -2,22 +2,24 @@
 
 The parent prepares what every worker must share before any starts: the schema (migrations run once), the
 session-token key, the staff key; then uvicorn spawns N processes that each call `worker_app()`, load their
-own bot (models load per worker, on first use) and answer any message of any conversation, because sessions,
-turns and tickets live in the database (SQLite in the data folder on one machine; PostgreSQL via
-$SHOPBOT_DATABASE_URL for workers on several machines). It does not balance load across machines: put
-a load balancer in front (docs/deploy.md).
+own bot (its reading models before it takes requests) and answer any message of any conversation, because
+sessions, turns and tickets live in the database (SQLite in the data folder on one machine; PostgreSQL via
+$SHOPBOT_DATABASE_URL for workers on several machines). It does not balance load across machines: put a
+load balancer in front (docs/deploy.md).
 
     shopbot serve --workers 2 --max-concurrent 16
 """
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import sys
 from dataclasses import asdict, replace
 
 WORKER_ENV = "SHOPBOT_SERVE_WORKER"  # the settings the parent hands to its workers (JSON)
+WARM_UP = "Is the 1000ml water bottle in stock?"  # a catalog question: loads the reading models and the index
 
 
 def serve_workers(args, config, workers: int) -> int:
@@ -57,4 +59,8 @@ def worker_app():
     values["integration_keys"] = tuple(tuple(pair) for pair in values.get("integration_keys") or ())
     config = UiConfig(**values)
     bot = Bot.load(data_dir=settings["data_dir"], config=BotConfig(use_model=False) if settings["no_model"] else None)
+    try:  # load the reading models before this worker takes requests (nothing is saved, no action is taken)
+        bot.preview(WARM_UP, session_id="worker-warm-up")
+    except Exception:  # a worker that cannot answer yet still serves health checks, which say what is wrong
+        logging.getLogger(__name__).exception("warm-up of a worker failed")
     return create_app(bot, config)
