@@ -108,12 +108,22 @@ def faq_facts(bot, request: Request) -> list[Fact]:
     return facts
 
 
+def faq_text(fact: Fact) -> str:
+    """An FAQ entry's answer without its question (a policy passage as it is)."""
+    first, _, rest = fact.text.partition("\n")
+    return rest.strip() if first.rstrip().endswith("?") and rest.strip() else fact.text
+
+
 def faq_answer(bot, request: Request, text: str, session_id: str) -> Outcome:
-    facts = faq_facts(bot, request)[:3]
+    found = faq_facts(bot, request)
+    # the FAQ is written for customers; a policy passage (written for staff) only when no FAQ entry answers
+    facts = ([f for f in found if f.kind == "faq"] or found)[:3]
     if not facts:
         return Outcome(bot.flows.t["unclear"], "unclear", confidence=0.2)
-    first, _, rest = facts[0].text.partition("\n")
-    template = rest.strip() if first.rstrip().endswith("?") and rest.strip() else facts[0].text
+    template = faq_text(facts[0])
+    also = next((f for f in facts[1:] if f.kind == "faq"), None)
+    if also is not None:  # the next entry often holds what the first leaves out (a refund's timing)
+        template += f"\n\nAlso: {also.text.partition(chr(10))[0].strip()} {faq_text(also)}"
     # the shop's own FAQ and policy wording, as written: a reworded rule is a risk with nothing to gain
     out = write(bot, text, facts, template, "policy_question", session_id, use_model=False)
     out.citations = [Citation(facts[0].id, facts[0].kind, facts[0].text)] + \

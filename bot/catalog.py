@@ -344,7 +344,8 @@ def _list(query: CatalogQuery, fits: list[dict], subject: str) -> CatalogAnswer:
     elif want == "price":
         quoted = available or fits
         first = f"The {subject} {constraint}".rstrip() + f" costs {_range(quoted)}" + \
-            (", for the ones you can order now." if available and k < n else ".")
+            ((" for the one you can order now." if k == 1 else " for the ones you can order now.")
+             if available and k < n else ".")
         ranked = sorted(quoted, key=lambda v: (v["price"], v["item_id"])) + [v for v in ranked if v not in quoted]
         must = ("price",)
     elif want == "sell":
