@@ -249,7 +249,8 @@ def main(argv=None) -> int:
     p.add_argument("--max-concurrent", type=int, default=32,
                    help="the server's chats answered at once per worker (its --max-concurrent)")
     p.add_argument("--model", action="store_true", help="word replies with the language model (default: templates)")
-    p.add_argument("--postgres", default=os.environ.get("SHOPBOT_DATABASE_URL", "postgresql://root@127.0.0.1:5432/postgres"),
+    p.add_argument("--postgres", default=os.environ.get("SHOPBOT_DATABASE_URL",
+                                                        "postgresql://postgres@127.0.0.1:5432/test"),
                    help="a PostgreSQL server URL where the bench may create and drop a database")
     p.add_argument("--data-dir", default=str(default_data_dir()), help="where setup built the search index")
     p.add_argument("--json", default=None, help="also write the rows to this JSON file")

@@ -38,7 +38,7 @@ def serve_workers(args, config, workers: int) -> int:
     if staff_key and not config.staff_key:
         print(f"Staff desk key for this run (set SHOPBOT_STAFF_KEY to choose one): {staff_key}", file=sys.stderr)
     os.environ[WORKER_ENV] = json.dumps({"data_dir": data_dir, "no_model": bool(getattr(args, "no_model", False)),
-                                         "config": asdict(replace(config, staff_key=staff_key))})
+                                         "workers": workers, "config": asdict(replace(config, staff_key=staff_key))})
     print(f"ShopBot on http://{config.host}:{config.port}/ with {workers} workers "
           f"(each answers up to {config.max_concurrent} chats at once)", file=sys.stderr)
     uvicorn.run("ui.workers:worker_app", factory=True, host=config.host, port=config.port, workers=workers,
@@ -58,6 +58,9 @@ def worker_app():
     values["shop_origins"] = tuple(values.get("shop_origins") or ())
     values["integration_keys"] = tuple(tuple(pair) for pair in values.get("integration_keys") or ())
     config = UiConfig(**values)
+    import torch
+    # The cores shared out between the workers: N workers each using every core would thrash.
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // settings["workers"]))
     bot = Bot.load(data_dir=settings["data_dir"], config=BotConfig(use_model=False) if settings["no_model"] else None)
     try:  # load the reading models before this worker takes requests (nothing is saved, no action is taken)
         bot.preview(WARM_UP, session_id="worker-warm-up")
