@@ -1,20 +1,26 @@
-"""fp32 against int8 for the shop's model, side by side in one run, with the memory-bandwidth bound of each.
+"""The shop's model on each inference engine, side by side in one run: speed, memory, perplexity, factual accuracy.
 
-For each variant: time to first token and decode tokens per second (greedy, batch 1, on validation prompts),
-validation perplexity on the same examples, bytes of weights read per generated token, and the tokens per
-second that this machine's memory bandwidth (measured here with a large numpy copy) allows at most.
+Each engine runs in its own process (so its peak memory is its own) on the same validation prompts: time to the
+first token for prompts near 300 tokens, decode tokens per second (greedy, batch 1, one thread), bytes of weights
+read per token against this machine's memory bandwidth (a large numpy copy, measured here), peak resident memory,
+perplexity of the reference replies (reply tokens only; summed nats over summed tokens), and factual accuracy of
+greedy replies (every claim the checker finds is supported by the prompt's facts, before any repair).
 
-    nice -n 10 .venv/bin/python bench/lm_bench.py --prompts 6 --ppl-examples 40 --out runs/lm_bench.json
+    nice -n 10 .venv/bin/python bench/lm_bench.py --engines ct2,transformers-fp32 --out runs/lm_bench.json
 """
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
-from trustgen.quantize import KEEP_FLOAT
+ENGINES = ("ct2", "transformers-fp32", "transformers-int8")
 
 
 def memory_bandwidth(mb: int = 256, repeats: int = 5) -> float:
@@ -30,73 +36,139 @@ def memory_bandwidth(mb: int = 256, repeats: int = 5) -> float:
     return 2 * src.nbytes / best
 
 
-def speed(loaded, records, max_new_tokens: int) -> dict:
-    """Median time to first token and decode rate over the prompts (one warm-up generation first)."""
-    from trustgen.generate import generate
-    generate(loaded, records[0]["messages"][:-1], max_new_tokens=8)
-    ttft, rates, tokens = [], [], 0
+def make(name: str, threads: int, adapter):
+    """(engine, weight bytes read per token, tokenizer)."""
+    from trustgen.engines import CT2Engine, TransformersEngine
+    if name == "ct2":
+        from trustgen.convert import build_fast_model
+        path = build_fast_model(adapter)
+        engine = CT2Engine(path, threads=threads, workers=1)
+        tokenizer, _ = engine.load()
+        return engine, (path / "model.bin").stat().st_size, tokenizer
+    from trustgen.quantize import weight_bytes
+    engine = TransformersEngine(adapter_path=adapter, quantize=name.endswith("int8"), threads=threads)
+    loaded = engine.load()
+    return engine, weight_bytes(loaded.model)["weight_bytes"], loaded.tokenizer
+
+
+def near_300(records, tokenizer, n: int) -> list[dict]:
+    """The `n` validation prompts whose length is nearest 300 tokens (the target's prompt size)."""
+    from trustgen.engines import prompt_ids
+    sized = [(abs(len(prompt_ids(tokenizer, r["messages"][:-1])[0]) - 300), i) for i, r in enumerate(records)]
+    return [records[i] for _, i in sorted(sized)[:n]]
+
+
+def speed(engine, records, max_new_tokens: int) -> dict:
+    """Median time to first token and decode rate (one warm-up generation first)."""
+    engine.generate(records[0]["messages"][:-1], max_new_tokens=8, time_limit_s=120.0)
+    ttft, rates, prompt_tokens = [], [], []
     for r in records:
-        g = generate(loaded, r["messages"][:-1], max_new_tokens=max_new_tokens, time_limit_s=120.0)
+        g = engine.generate(r["messages"][:-1], max_new_tokens=max_new_tokens, time_limit_s=120.0)
         ttft.append(g.first_token_s)
+        prompt_tokens.append(g.prompt_tokens)
         if g.new_tokens > 1:
             rates.append((g.new_tokens - 1) / max(g.seconds - g.first_token_s, 1e-9))
-        tokens += g.new_tokens
     return {"ttft_s": statistics.median(ttft), "decode_tokens_per_s": statistics.median(rates),
-            "prompt_count": len(records), "new_tokens": tokens}
+            "median_prompt_tokens": statistics.median(prompt_tokens), "timed_prompts": len(records)}
+
+
+def ct2_perplexity(engine, records) -> dict:
+    """Perplexity of the reference replies under the CTranslate2 model, scored exactly as trustgen.evaluate
+    scores the transformers one (same encoding, reply tokens only)."""
+    from trustgen.evaluate import MAX_LEN
+    from trustgen.metrics import perplexity
+    from trustgen.metrics import IGNORE
+    from trustgen.train import encode_all
+    tokenizer, _ = engine.load()
+    encoded = encode_all(records, tokenizer, MAX_LEN)
+    nats, tokens = 0.0, 0
+    for (ids, labels), log_probs in zip(encoded, engine.score([ids for ids, _ in encoded])):
+        # log_probs[i - 1] is log p(ids[i] | ids[:i])
+        for i in range(1, len(ids)):
+            if labels[i] != IGNORE:
+                nats -= log_probs[i - 1]
+                tokens += 1
+    return {"perplexity": perplexity(nats, tokens), "tokens": tokens, "examples": len(encoded)}
+
+
+def accuracy(engine, records, max_new_tokens: int) -> dict:
+    from trustgen.claims import check
+    from trustgen.dataset import facts_of
+    from trustgen.metrics import factual_accuracy
+    checked = [check(engine.generate(r["messages"][:-1], max_new_tokens=max_new_tokens, time_limit_s=60.0).text,
+                     facts_of(r)) for r in records]
+    return factual_accuracy(checked)
+
+
+def child(args) -> int:
+    """Measure one engine; print its figures as JSON."""
+    from trustgen.evaluate import validation_records
+    adapter = None if args.adapter == "none" else args.adapter
+    started = time.perf_counter()
+    engine, weights, tokenizer = make(args.child, args.threads, adapter)
+    row = {"load_s": time.perf_counter() - started, "weight_bytes_per_token": weights}
+    records = validation_records(limit=max(args.ppl_examples, args.gen_examples, 60))
+    row.update(speed(engine, near_300(records, tokenizer, args.prompts), args.max_new_tokens))
+    ppl_records = records[:args.ppl_examples]
+    if args.child == "ct2":
+        row["perplexity"] = ct2_perplexity(engine, ppl_records)
+    else:
+        from trustgen.evaluate import score_perplexity
+        row["perplexity"] = score_perplexity(engine.load(), ppl_records)
+    row["accuracy"] = accuracy(engine, records[:args.gen_examples], args.max_new_tokens)
+    row["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+    Path(args.child_out).write_text(json.dumps(row), encoding="utf-8")
+    return 0
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--prompts", type=int, default=6, help="validation prompts timed per variant")
-    parser.add_argument("--max-new-tokens", type=int, default=48, help="longest reply generated while timing")
+    parser.add_argument("--engines", default="ct2,transformers-fp32", help=f"comma-separated, of {ENGINES}")
+    parser.add_argument("--prompts", type=int, default=6, help="validation prompts timed per engine (near 300 tokens)")
+    parser.add_argument("--max-new-tokens", type=int, default=64, help="longest reply generated (timing, accuracy)")
     parser.add_argument("--ppl-examples", type=int, default=40, help="validation examples for perplexity")
+    parser.add_argument("--gen-examples", type=int, default=24, help="validation prompts for factual accuracy")
     parser.add_argument("--adapter", default="default", help="adapter folder, 'default' or 'none'")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 suits a shared CPU)")
-    parser.add_argument("--keep-float", default=",".join(KEEP_FLOAT),
-                        help="comma-separated linear layer names left in float32 by int8 ('' quantizes all)")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads per engine (1: one conversation's share)")
     parser.add_argument("--out", default=None, help="also write the figures as JSON here")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--child-out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child:
+        return child(args)
 
-    import torch
-    from trustgen.evaluate import score_perplexity, validation_records
-    from trustgen.generate import load_model
-    from trustgen.quantize import quantize_int8, weight_bytes
-    torch.set_num_threads(args.threads)
     bandwidth = memory_bandwidth()
-    records = validation_records(limit=max(args.ppl_examples, args.prompts))
-    timed = records[:args.prompts]
-    adapter = None if args.adapter == "none" else args.adapter
     rows = {}
-    keep_float = tuple(n.strip() for n in args.keep_float.split(",") if n.strip())
-    for name, quantize in (("fp32", False), ("int8", True)):
-        loaded = load_model(adapter_path=adapter)
-        if quantize:
-            quantize_int8(loaded.model, keep_float=keep_float)
-        size = weight_bytes(loaded.model)
-        row = {"weight_bytes_per_token": size["weight_bytes"],
-               "bandwidth_bound_tokens_per_s": bandwidth / size["weight_bytes"]}
-        row.update(speed(loaded, timed, args.max_new_tokens))
+    for name in [e.strip() for e in args.engines.split(",") if e.strip()]:
+        if name not in ENGINES:
+            parser.error(f"unknown engine {name!r}; choose from {', '.join(ENGINES)}")
+        with tempfile.NamedTemporaryFile(suffix=".json") as out:
+            cmd = [sys.executable, __file__, "--child", name, "--child-out", out.name, "--prompts", str(args.prompts),
+                   "--max-new-tokens", str(args.max_new_tokens), "--ppl-examples", str(args.ppl_examples),
+                   "--gen-examples", str(args.gen_examples), "--adapter", args.adapter, "--threads", str(args.threads)]
+            subprocess.run(cmd, check=True)
+            row = json.loads(Path(out.name).read_text())
+        row["bandwidth_bound_tokens_per_s"] = bandwidth / row["weight_bytes_per_token"]
         row["share_of_bound"] = row["decode_tokens_per_s"] / row["bandwidth_bound_tokens_per_s"]
-        ppl = score_perplexity(loaded, records[:args.ppl_examples])
-        row.update(val_perplexity=ppl["perplexity"], ppl_tokens=ppl["tokens"])
         rows[name] = row
         print(f"{name}: done", flush=True)
-        del loaded
 
-    print(f"\nmodel: {'base' if adapter is None else 'base + adapter (merged)'}; memory bandwidth "
-          f"{bandwidth / 1e9:.1f} GB/s (numpy copy); {args.threads} threads; {args.prompts} prompts; "
-          f"perplexity on {args.ppl_examples} validation examples; int8 keeps {keep_float or 'nothing'} in float32\n")
-    print("| variant | TTFT (s) | decode tok/s | weights read/token (MB) | bandwidth bound tok/s | share of bound "
-          "| val perplexity |")
-    print("|---|---|---|---|---|---|---|")
+    print(f"\nmodel: {'base' if args.adapter == 'none' else 'base + shop adapter (merged)'}; memory bandwidth "
+          f"{bandwidth / 1e9:.1f} GB/s (numpy copy); {args.threads} thread(s); {args.prompts} prompts near 300 "
+          f"tokens; perplexity on {args.ppl_examples}, factual accuracy on {args.gen_examples} validation examples\n")
+    print("| engine | prompt tokens | first token | decode tok/s | weights read/token | bandwidth bound | share "
+          "| peak memory | val perplexity | factual accuracy |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name, r in rows.items():
-        print(f"| {name} | {r['ttft_s']:.3f} | {r['decode_tokens_per_s']:.1f} | {r['weight_bytes_per_token'] / 1e6:.0f} "
-              f"| {r['bandwidth_bound_tokens_per_s']:.1f} | {r['share_of_bound']:.0%} | {r['val_perplexity']:.3f} |")
+        a = r["accuracy"]
+        print(f"| {name} | {r['median_prompt_tokens']:.0f} | {r['ttft_s']:.3f} s | {r['decode_tokens_per_s']:.1f} "
+              f"| {r['weight_bytes_per_token'] / 1e6:.0f} MB | {r['bandwidth_bound_tokens_per_s']:.1f} tok/s "
+              f"| {r['share_of_bound']:.0%} | {r['peak_rss_bytes'] / 2**20:.0f} MiB "
+              f"| {r['perplexity']['perplexity']:.3f} | {a['accuracy']:.3f} ({a['replies']}) |")
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps({"bandwidth_bytes_per_s": bandwidth, "threads": args.threads,
-                                              "keep_float": keep_float, "adapter": args.adapter,
-                                              "variants": rows}, indent=1), encoding="utf-8")
+                                              "adapter": args.adapter, "engines": rows}, indent=1), encoding="utf-8")
     return 0
 
 
