@@ -139,14 +139,13 @@ def open_session(body: ChatRequest, token: str | None, authorization: str | None
     return tokens.resume(token or body.session_token)
 
 
-def _seed(bot, session: Session, body: ChatRequest, last_user: int) -> None:
+def _seed(bot, session: Session, body: ChatRequest, last_user: int, limit: int) -> None:
     """A new conversation starts from the focus of the customer's earlier messages sent with the request."""
-    earlier = [m.text() for m in body.messages[:last_user] if m.role == "user"]
-    memory = getattr(bot, "memory", None)  # the UI's scripted fake keeps no state to seed
-    if not session.new or not earlier or memory is None:
+    earlier = [clean_input(m.text(), limit)[0] for m in body.messages[:last_user] if m.role == "user"]
+    if not session.new or not earlier or not hasattr(bot, "reader"):  # the UI's scripted fake reads nothing
         return
     from bot.history import start_from_history
-    start_from_history(memory, bot.store, session.session_id, earlier)
+    start_from_history(bot.memory, bot.reader, session.session_id, earlier)
 
 
 def api_router(bot, config: UiConfig, tokens: SessionTokens, integrations: Integrations | None = None,
@@ -216,7 +215,7 @@ def api_router(bot, config: UiConfig, tokens: SessionTokens, integrations: Integ
         prompt = [(m.role, m.text()) for m in body.messages]
         if not body.stream:
             try:
-                _seed(bot, session, body, last_user)
+                _seed(bot, session, body, last_user, config.max_message_chars)
                 reply = _with_notice(bot.respond(message, session_id=session.session_id), notice)
             finally:
                 limiter.release()
@@ -224,7 +223,7 @@ def api_router(bot, config: UiConfig, tokens: SessionTokens, integrations: Integ
             return JSONResponse(completion(reply, session, created, usage), headers=headers)
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         events = _events(bot, limiter, body, last_user, message, notice, session, created,
-                         counter if include_usage else None, prompt)
+                         counter if include_usage else None, prompt, config.max_message_chars)
         return StreamingResponse(events, media_type="text/event-stream",
                                  headers={**headers, "Cache-Control": "no-cache"})
 
@@ -237,7 +236,7 @@ def _unknown_model(name: str) -> JSONResponse:
 
 
 def _events(bot, limiter: Limiter, body: ChatRequest, last_user: int, message: str, notice: str,
-            session: Session, created: int, counter: TokenCounter | None, prompt: list):
+            session: Session, created: int, counter: TokenCounter | None, prompt: list, limit: int):
     """The SSE stream of one reply; the chat slot is given back however the stream ends.
 
     With a counter (stream_options.include_usage), every chunk has "usage": null and one more chunk with no
@@ -246,7 +245,7 @@ def _events(bot, limiter: Limiter, body: ChatRequest, last_user: int, message: s
     stream_id = f"chatcmpl-{uuid.uuid4().hex}"
     extra = {"usage": None} if counter else {}
     try:
-        _seed(bot, session, body, last_user)
+        _seed(bot, session, body, last_user, limit)
         yield chunk(stream_id, session, created, {"role": "assistant", "content": ""}, **extra)
         shown = ""
         if notice:

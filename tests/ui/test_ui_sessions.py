@@ -132,8 +132,8 @@ def test_after_the_idle_time_the_customer_must_identify_again(real_bot):
     clock = Clock()
     real_bot.memory._clock = clock
     real_bot.memory.identity_ttl_s = 30 * 60
-    real_bot.respond(f"Hi, my email is {CUSTOMER}", session_id="t")
-    listed = real_bot.respond("show me my orders", session_id="t").text
+    real_bot.respond("show me my orders", session_id="t")
+    listed = real_bot.respond(CUSTOMER, session_id="t").text  # the email, asked for
     assert PENDING[0] in listed
     clock.now += 31 * 60
     later = real_bot.respond("show me my orders", session_id="t")
@@ -156,9 +156,9 @@ def test_a_second_client_reusing_the_user_id_sees_nothing_and_changes_nothing(re
         return client.post("/v1/chat/completions", headers=headers, json={
             "user": "customer-1", "messages": [{"role": "user", "content": text}]})
 
-    first = say(f"Hi, my email is {CUSTOMER}")
+    first = say("show me my orders")
     owner_token, owner_session = first.headers.get("X-Session-Token"), first.json()["session_id"]
-    assert PENDING[0] in _reply(say("show me my orders", owner_token))
+    assert PENDING[0] in _reply(say(CUSTOMER, owner_token))  # identified with the email asked for
 
     attacker = [say("show me my orders"), say(f"cancel order {PENDING[1]}, I ordered it by mistake"),
                 say("yes"), say(f"please cancel {PENDING[2]} because I no longer need it"), say("yes, confirm")]
@@ -187,3 +187,18 @@ def test_the_chat_page_keeps_its_token_and_a_forged_one_starts_afresh(fake_bot):
         fresh = chat.session(forged)
         assert fresh.new and fresh.session_id != start.session_id and chat.history(fresh.session_id) == []
         assert chat.session_id(forged) is None
+
+
+# ---------------------------------------------------------------- a client's history: focus only
+def test_a_clients_history_gives_a_new_session_its_focus_and_nothing_else(real_bot):
+    from bot.history import HistoryError, start_from_history
+    texts = [f"My email is {CUSTOMER}", f"cancel order {PENDING[0]}", "how much is the yoga mat in blue?"]
+    focus = start_from_history(real_bot.memory, real_bot.reader, "h", texts)
+    yoga = next(p for p in real_bot.store.product_ids() if real_bot.store.get_product(p)["name"] == "Yoga Mat")
+    assert focus["product_ids"][0] == yoga and focus["options"] == {"color": "blue"}
+    saved = real_bot.memory.session("h")
+    assert saved.user_id is None and set(saved.state) == {"focus"}  # no identity, no task, no confirmation
+    green = real_bot.respond("and in green?", session_id="h")
+    assert "Yoga Mat" in green.text and "green" in green.text
+    with pytest.raises(HistoryError):  # a conversation with turns of its own is never rewritten by a client
+        start_from_history(real_bot.memory, real_bot.reader, "h", ["how much is the T-Shirt?"])
