@@ -1,7 +1,8 @@
 """`shopbot serve`: one web server for the shopper's chat, the staff desk, insights, the widget and the HTTP API.
 
 `create_app(bot, config)` builds the FastAPI app (nothing starts); `run(args)` loads the bot and serves it
-with uvicorn. Conversations are keyed by tokens this server issues (ui/sessions.py), on every page and the API. Routes: "/" chat, "/staff" staff desk and "/insights" (staff login), "/demo" a demo shop page
+with uvicorn. Conversations are keyed by tokens this server issues (ui/sessions.py), on every page and the API.
+Routes: "/" chat, "/staff" staff desk and "/insights" (staff login), "/demo" a demo shop page
 with the widget, "/static/widget.js", "/v1/chat/completions", "/v1/sessions/{id}/messages", "/healthz".
 
     shopbot serve --host 127.0.0.1 --port 7860
