@@ -69,7 +69,7 @@ class Bot:
         """The one step that reads the customer's message (bot/understand.py); loaded on first use."""
         if self._reader is None:
             from .understand import Reader
-            self._reader = Reader.load(self.store, index=self.index, embedder=self._embedder)
+            self._reader = Reader.load(self.store, index=_OnFirstUse(self), embedder=self._embedder)
         return self._reader
 
     @property
@@ -81,9 +81,11 @@ class Bot:
 
     @property
     def index(self):
-        if self._index is None:
+        from .degraded import GuardedIndex
+        if not isinstance(self._index, GuardedIndex):  # a failing index degrades search, never stops a reply
             from knowledge.ingest import open_shop_index
-            self._index = open_shop_index(self.data_dir, embedder=self._embedder, store=self.store)
+            self._index = GuardedIndex(self._index if self._index is not None else lambda: open_shop_index(
+                self.data_dir, embedder=self._embedder, store=self.store))
         return self._index
 
     # ---------------------------------------------------------------- the dialogue
@@ -293,8 +295,8 @@ class Bot:
             out["memory"] = "ok"
         except Exception as exc:  # noqa: BLE001
             out["memory"] = f"error: {exc}"
-        out["search"] = "ok" if self._index is not None or (self.data_dir / "index").exists() else \
-            "degraded: index not built yet (run shopbot setup)"
+        out["search"] = getattr(self._index, "health", lambda: "ok")() if self._index is not None else \
+            "ok" if (self.data_dir / "index").exists() else "degraded: index not built yet (run shopbot setup)"
         try:
             from .intents import IntentClassifier
             IntentClassifier.load()
@@ -304,6 +306,16 @@ class Bot:
         writer = self._writer
         out["model"] = "ok" if writer is None or getattr(writer, "healthy", True) else "degraded: template replies"
         return out
+
+
+class _OnFirstUse:
+    """The bot's search index for the reader, opened only when the reader first searches it."""
+
+    def __init__(self, bot: "Bot"):
+        self._bot = bot
+
+    def __getattr__(self, name):
+        return getattr(self._bot.index, name)
 
 
 def combine(outs: list[Outcome]) -> Outcome:
