@@ -42,6 +42,7 @@ class Run:
     why: str = ""
     transcript: list = field(default_factory=list)
     repeat: int = 0
+    category: str = ""  # for a failed run: the first thing that went wrong, as the customer saw it
 
 
 def load_tasks(name: str) -> list[dict]:
@@ -98,8 +99,11 @@ def play(task: dict, pristine: Path, classifier, writer, keep_transcript=False, 
         if not outputs_ok:
             why += " missing output"
         passed = got == want and outputs_ok
+        category = "" if passed else (customer.events[0] if customer.events else
+                                      "end state differs, nothing seen in the dialogue" if got != want else
+                                      "an expected output never said")
         return Run(task.get("id", ""), passed, turns, unsupported, checked, why.strip(),
-                   transcript if keep_transcript or not passed else [], repeat)
+                   transcript if keep_transcript or not passed else [], repeat, category)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -181,8 +185,8 @@ def evaluate(limit=None, repeats=REPEATS, train_sample=TRAIN_SAMPLE, seed=SEED, 
         for name, tasks in sets.items():
             runs_per_task = [by_task[t["id"]] for t in tasks]
             all_runs = [r for rs in runs_per_task for r in rs]
-            report["failures"] += [{"task": r.task, "repeat": r.repeat, "why": r.why, "transcript": r.transcript}
-                                   for r in all_runs if not r.passed]
+            report["failures"] += [{"task": r.task, "repeat": r.repeat, "why": r.why, "category": r.category,
+                                    "transcript": r.transcript} for r in all_runs if not r.passed]
             report["sets"][name] = {
                 "tasks": len(tasks),
                 "pass^1": sum(r.passed for r in all_runs) / max(1, len(all_runs)),
@@ -212,6 +216,13 @@ def print_table(report: dict) -> None:
     for name, s in report["sets"].items():
         print(f"{name:<14}{s['tasks']:>6}{s['pass^1']:>9.3f}{s[f'pass^{k}']:>9.3f}{s['mean_turns']:>8.1f}"
               f"{s['claims_checked']:>8}{s['unsupported_claims']:>13}")
+    categories: dict[str, int] = {}
+    for f in report["failures"]:
+        categories[f["category"]] = categories.get(f["category"], 0) + 1
+    if categories:
+        print("failed runs by what went wrong first:")
+        for name, n in sorted(categories.items(), key=lambda kv: -kv[1]):
+            print(f"  {n:>4}  {name}")
     if not report["claim_checker"]:
         print("(claim checker not installed: claims not counted)")
     print(f"{report['seconds']} s; customer style {report['style']}, {k} runs per task, "

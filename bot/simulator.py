@@ -165,6 +165,7 @@ class Customer:
         self.refused_listing: set[int] = set()
         self.done = False
         self.heard: list[Heard] = []
+        self.events: list[str] = []  # what went wrong, as the customer saw it: the evaluation's failure categories
 
     # -------------------------------------------------------------- what the customer knows, in words
     def current(self) -> dict | None:
@@ -310,6 +311,7 @@ class Customer:
         if heard.kind == "identify":
             return self.identify()
         if heard.kind == "handover":  # a person takes over; the scripted customer has nothing more to add
+            self.events.append("handed over")
             return None
         if action is None:
             return self.finish()
@@ -317,6 +319,8 @@ class Customer:
         item = self.asked_item(action, heard, reply_text) if heard.kind in ("new_item", "choice") else None
         key = (self.step, heard.kind, item[0]["item_id"] if item else "")
         n = self.asked[key] = self.asked.get(key, 0) + 1
+        if heard.kind in ASK_KINDS and n == 2 and heard.kind != "order":  # an order is described, then numbered
+            self.events.append(f"asked again: {heard.kind}")
         if heard.kind in ASK_KINDS and n > 3:
             return self.move_on(v.pick("never_mind"))
         if heard.kind == "order" and "order_id" in kw:
@@ -348,12 +352,15 @@ class Customer:
             if self.listing_matches(action, reply_text):
                 return self.say(v.pick("say_yes"))
             self.refused_listing.add(self.step)
+            self.events.append("confirmation lists something else")
             return self.say(v.pick("say_no"))
         if heard.kind in ("done", "refused"):
             return self.move_on("")
         # declined (after our "no"), unclear, an answer to something else, or a question this customer has no
         # answer for: say the request again, in full, at most twice; then give it up
         self.restated[self.step] = self.restated.get(self.step, 0) + 1
+        if heard.kind != "declined":
+            self.events.append(f"request not taken up ({heard.kind})")
         if self.restated[self.step] > 2:
             return self.move_on(v.pick("never_mind"))
         return self.say(v.pick("restate")) + self.opener(action, full=True)

@@ -52,7 +52,7 @@ def test_report_has_pass_k_and_failed_transcripts(monkeypatch):
     dev = report["sets"]["dev"]
     assert dev["pass^1"] == 0.75 and dev["pass^2"] == 0.5 and dev["claims_checked"] == 20
     assert report["sets"]["train-sample"]["pass^2"] == 1.0
-    assert report["failures"] == [{"task": "dev-1", "repeat": 1, "why": "state differs",
+    assert report["failures"] == [{"task": "dev-1", "repeat": 1, "why": "state differs", "category": "",
                                    "transcript": [{"customer": "hi", "assistant": "Hello!", "heard": "other"}]}]
 
 
