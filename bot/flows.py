@@ -18,7 +18,7 @@ from trustgen.types import Fact
 
 from .catalog import describe, joined
 from .details import match_refs, merge_said, methods_named, pick_variant, said_in, wanted_now
-from .reading import REASONS, Reading, Request
+from .reading import REASONS, Reading, Request, empty_focus
 from .reply import Citation
 
 ACCOUNT_KINDS = ("order_task", "account_info", "identify", "detail", "confirm", "deny", "hedge")
@@ -261,7 +261,7 @@ class Flows:
             if order["user_id"] != state["user_id"]:
                 said.pop("order_ids", None)
                 return self.say("other_customer_order", intent, awaiting="order", order_id=order_id)
-            return self.set_order(task, order)
+            return self.set_order(state, task, order)
         # no id: the order whose items the customer names, among those the request can apply to
         wanted = NEEDS_STATUS.get(kind)
         orders = [o for o in self.store.orders_of(state["user_id"])
@@ -273,12 +273,13 @@ class Flows:
             best = max(scores.values(), default=0)
             top = [o for o in orders if best and scores[o["order_id"]] == best]
             if len(top) == 1:
-                return self.set_order(task, top[0])
+                return self.set_order(state, task, top[0])
         statuses = [wanted] if wanted else ["pending", "delivered"]
         listing = self.orders_text(state["user_id"], statuses if orders else None)
         return self.say("ask_order", intent, awaiting="order", orders=listing)
 
-    def set_order(self, task, order) -> Outcome | None:
+    def set_order(self, state, task, order) -> Outcome | None:
+        self.in_focus(state, order)
         kind, intent = task["kind"], task["intent"]
         if kind == "change":
             kind = task["kind"] = {"pending": "modify_items", "delivered": "exchange"}.get(order["status"], "exchange")
@@ -292,6 +293,13 @@ class Flows:
                             status=order["status"], verb=verbed, needed=need)
         task["order_id"] = order["order_id"]
         return None
+
+    @staticmethod
+    def in_focus(state: dict, order: dict) -> None:
+        """The order a reply is about becomes "that order" for the next message; its products "it"."""
+        focus = state.setdefault("focus", empty_focus())
+        focus["order_ids"] = list(dict.fromkeys([order["order_id"]] + focus.get("order_ids", [])))[:5]
+        focus["item_ids"] = [i["item_id"] for i in order["items"]]
 
     def need_reason(self, task, intent) -> Outcome | None:
         if task.get("reason"):
@@ -654,6 +662,7 @@ class Flows:
             return self.say("unknown_order", intent, order_id=order_id)
         if order["user_id"] != state["user_id"]:
             return self.say("other_customer_order", intent, order_id=order_id)
+        self.in_focus(state, order)
         tracking = [t for f in order.get("fulfillments", []) for t in f.get("tracking_id", [])]
         out = self.say("order_info", intent, order_id=order["order_id"], status=order["status"],
                        items="; ".join(f"{item_label(i)} {money(i['price'])}" for i in order["items"]),

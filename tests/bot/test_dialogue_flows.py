@@ -230,6 +230,21 @@ def test_account_look_up_needs_identification_but_policy_questions_do_not(demo_d
     assert r.awaiting == "" and r.citations[0].id == "faq:exchange-who"
     r = bot.respond("me", session_id="s")
     assert "#W4817420" in r.text and "delivered" in r.text
+    assert bot.memory.session("s").state["focus"]["order_ids"][0] == "#W4817420"  # "that order" next
+
+
+def test_the_focus_is_what_the_answer_showed(demo_db, tmp_path):
+    bot = scripted_bot(demo_db, tmp_path, {})
+    speaker = next(p for p in bot.store.product_ids() if bot.store.get_product(p)["name"] == "Bluetooth Speaker")
+    query = CatalogQuery(want="price", product_ids=(speaker,), options=(("color", "blue"),))
+    bot.reader.readings["blue speaker"] = Reading((Request("catalog", catalog=query),))
+    r = bot.respond("blue speaker", session_id="f")
+    focus = bot.memory.session("f").state["focus"]
+    assert focus["product_ids"][0] == speaker and focus["options"] == {"color": "blue"}
+    shown = [c.id.split(":", 1)[1] for c in r.citations if c.id.startswith("item:")]
+    assert focus["item_ids"] and set(focus["item_ids"]) <= set(shown)
+    assert all(bot.store.get_variant(i)["options"]["color"] == "blue" for i in focus["item_ids"])
+    assert focus["catalog"]["want"] == "price"
 
 
 def test_several_requests_in_one_message_are_answered_in_order(demo_db, tmp_path):
