@@ -356,11 +356,9 @@ def _import(conn, shop) -> None:
         orders.append((order["order_id"], order["user_id"], json.dumps(order["address"]), json.dumps(order["items"]),
                        json.dumps(order["fulfillments"]), order["status"], json.dumps(order["payment_history"]),
                        json.dumps(extra), pos))
-    conn.executemany("INSERT INTO products VALUES (?, ?, ?)", products)
-    conn.executemany("INSERT INTO variants VALUES (?, ?, ?, ?, ?, ?, ?)", variants)
-    conn.executemany("INSERT INTO users VALUES (?, ?, ?, ?, ?, ?, ?)", users)
-    conn.executemany("INSERT INTO payment_methods VALUES (?, ?, ?, ?, ?, ?, ?)", methods)
-    conn.executemany("INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", orders)
+    for table, rows in (("products", products), ("variants", variants), ("users", users),
+                        ("payment_methods", methods), ("orders", orders)):
+        conn.insert_rows(table, rows)
 
 
 def _save_order(conn, order: dict) -> None:

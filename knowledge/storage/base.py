@@ -41,6 +41,8 @@ class Connection(Protocol):
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
 
+    def insert_rows(self, table: str, rows: Sequence[Sequence[Any]]) -> None: ...  # bulk load, all columns
+
     def script(self, sql: str) -> None: ...  # several statements without parameters
 
 

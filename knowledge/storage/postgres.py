@@ -76,6 +76,12 @@ class _Tx:
         with self._conn.cursor() as cur:
             cur.executemany(_translate(sql), rows)  # pipelined: one round trip for the whole batch
 
+    def insert_rows(self, table: str, rows) -> None:
+        """Many rows into `table` (all its columns, in order) with COPY: one stream, no statement per row."""
+        with self._conn.cursor() as cur, cur.copy(f"COPY {table} FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
     def script(self, sql: str) -> None:
         self._conn.execute(sql)  # no parameters: the simple protocol runs every statement in it
 

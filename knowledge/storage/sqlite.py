@@ -45,6 +45,12 @@ class _Tx:
     def executemany(self, sql: str, rows) -> None:
         self._conn.executemany(sql, rows)
 
+    def insert_rows(self, table: str, rows) -> None:
+        """Many rows into `table` (all its columns, in order)."""
+        rows = list(rows)
+        if rows:
+            self._conn.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * len(rows[0]))})", rows)
+
     def script(self, sql: str) -> None:
         # executescript would COMMIT the open transaction first; run the statements one by one instead.
         statement = ""
