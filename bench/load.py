@@ -53,6 +53,7 @@ class Cell:
     backend: str
     workers: int
     conversations: int
+    limit: int  # the server's --max-concurrent (per worker)
     sent: int = 0
     answered: int = 0
     refused: int = 0
@@ -66,7 +67,8 @@ class Cell:
     def row(self) -> dict:
         lat = sorted(self.latencies)
         pct = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] if lat else float("nan")  # noqa: E731
-        return {"backend": self.backend, "workers": self.workers, "conversations": self.conversations,
+        return {"backend": self.backend, "workers": self.workers, "limit": self.limit,
+                "conversations": self.conversations,
                 "requests": self.sent, "answered": self.answered, "answered_per_s": self.answered / self.wall_s,
                 "p50_s": statistics.median(lat) if lat else float("nan"), "p95_s": pct(0.95),
                 "refused_share": self.refused / self.sent if self.sent else 0.0, "5xx": self.server_errors,
@@ -83,8 +85,8 @@ def free_port() -> int:
 class Server:
     """`shopbot serve` in a subprocess on a fresh data folder (and, for PostgreSQL, a fresh database)."""
 
-    def __init__(self, backend: str, workers: int, args):
-        self.backend, self.workers, self.args = backend, workers, args
+    def __init__(self, backend: str, workers: int, limit: int, args):
+        self.backend, self.workers, self.limit, self.args = backend, workers, limit, args
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="shopbot-load-"))
         self.db_name = None
@@ -105,7 +107,7 @@ class Server:
             env["SHOPBOT_DATABASE_URL"] = server.rsplit("/", 1)[0] + "/" + self.db_name
         cmd = [sys.executable, "-m", "ui.cli", "--data-dir", str(self.dir), "serve", "--host", "127.0.0.1",
                "--port", str(self.port), "--workers", str(self.workers),
-               "--max-concurrent", str(self.args.max_concurrent)]
+               "--max-concurrent", str(self.limit)]
         if not self.args.model:
             cmd.append("--no-model")
         self.log = open(self.dir / "server.log", "w")
@@ -200,19 +202,19 @@ async def lost_turns(client, url: str, done) -> int:
     return lost
 
 
-async def run_server(backend: str, workers: int, args) -> list[Cell]:
+async def run_server(backend: str, workers: int, limit: int, conversations_list: list[int], args) -> list[Cell]:
     import httpx
 
     cells = []
     limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
     async with httpx.AsyncClient(limits=limits) as client:
-        with Server(backend, workers, args) as server:
+        with Server(backend, workers, limit, args) as server:
             if not await wait_healthy(client, server):
                 raise RuntimeError("server did not become healthy in time")
             # Warm-up (not measured): enough parallel requests that every worker loads its models.
             await asyncio.gather(*(ask(client, server.url, q, None, None) for q in QUESTIONS[:4 * workers]))
-            for conversations in args.conversations:
-                cell = Cell(backend, workers, conversations)
+            for conversations in conversations_list:
+                cell = Cell(backend, workers, conversations, limit)
                 start = time.monotonic()
                 done = await asyncio.gather(*(conversation(client, server.url, n, cell)
                                               for n in range(conversations)))
@@ -227,11 +229,11 @@ async def run_server(backend: str, workers: int, args) -> list[Cell]:
 
 
 def table(cells: list[Cell]) -> str:
-    lines = ["| backend | workers | conversations | requests | answered/s | p50 s | p95 s | refused | 5xx | "
-             "other errors | lost turns | healthy after |", "|" + "---|" * 12]
+    lines = ["| backend | workers | limit | conversations | requests | answered/s | p50 s | p95 s | refused | 5xx | "
+             "other errors | lost turns | healthy after |", "|" + "---|" * 13]
     for c in cells:
         r = c.row()
-        lines.append(f"| {r['backend']} | {r['workers']} | {r['conversations']} | {r['requests']} | "
+        lines.append(f"| {r['backend']} | {r['workers']} | {r['limit']} | {r['conversations']} | {r['requests']} | "
                      f"{r['answered_per_s']:.1f} | {r['p50_s']:.2f} | {r['p95_s']:.2f} | "
                      f"{r['refused_share']:.1%} | {r['5xx']} | {r['other_errors']} | {r['lost_turns']} | "
                      f"{'yes' if r['healthy_after'] else 'NO'} |")
@@ -248,6 +250,9 @@ def main(argv=None) -> int:
                    help="concurrent conversations per cell, each of 6 questions")
     p.add_argument("--max-concurrent", type=int, default=32,
                    help="the server's chats answered at once per worker (its --max-concurrent)")
+    p.add_argument("--baseline", action="store_true",
+                   help="first measure the previous single-process settings (1 process, --max-concurrent 4, "
+                        "SQLite) at the smallest conversation count, for comparison in the same run")
     p.add_argument("--model", action="store_true", help="word replies with the language model (default: templates)")
     p.add_argument("--postgres", default=os.environ.get("SHOPBOT_DATABASE_URL",
                                                         "postgresql://postgres@127.0.0.1:5432/test"),
@@ -257,9 +262,11 @@ def main(argv=None) -> int:
     p.add_argument("--keep", action="store_true", help="keep each server's data folder and log")
     args = p.parse_args(argv)
     cells: list[Cell] = []
+    if args.baseline:
+        cells += asyncio.run(run_server("sqlite", 1, 4, [min(args.conversations)], args))
     for backend in args.backends:
         for workers in args.workers:
-            cells += asyncio.run(run_server(backend, workers, args))
+            cells += asyncio.run(run_server(backend, workers, args.max_concurrent, args.conversations, args))
     print(table(cells))
     if args.json:
         Path(args.json).write_text(json.dumps([c.row() for c in cells], indent=2))
