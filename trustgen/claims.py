@@ -198,7 +198,10 @@ def extract_claims(text: str, vocabulary: Vocabulary | None = None) -> list[Span
         for m in pattern.finditer(text):
             if kind == "positive" and re.search(r"\bnot\s+(?:\w+\s+)?$", text[max(0, m.start() - 20):m.start()]):
                 continue  # "is not currently in stock" is caught as negative below or left unchecked
-            add("availability", m, {"count": "count", "negative": "no", "positive": "yes"}[kind])
+            value = {"count": "count", "negative": "no", "positive": "yes"}[kind]
+            if kind == "positive" and re.search(r"\b(?:none|neither)\b", _clause_lead(text, m.start()), re.I):
+                value = "no"  # "none of the 2 Smartphones ... is in stock"
+            add("availability", m, value)
     for name in sorted(vocab.names, key=len, reverse=True):
         for m in _boundary(name, False).finditer(text):
             mask.take(*m.span())  # a product's name is not an option claim
@@ -227,6 +230,12 @@ def extract_claims(text: str, vocabulary: Vocabulary | None = None) -> list[Span
         add(kind, m, m.group(0))
     spans.extend(_rule_spans(text))
     return sorted(spans, key=lambda s: (s.start, s.end))
+
+
+def _clause_lead(text: str, pos: int) -> str:
+    """The words of the sentence before `pos`, from its last comma or semicolon."""
+    start = max((m.start() for m in _SENTENCE.finditer(text) if m.start() <= pos), default=0)
+    return re.split(r"[;]|,\s(?!\w+\s\d)", text[start:pos])[-1]
 
 
 def _near_key(text: str, a: int, b: int, keys: Iterable[str]) -> bool:
@@ -305,8 +314,9 @@ def _rules(text: str, default_status: str | None = None, answers: bool = False) 
             pieces.append((pos, piece, *_piece_words(piece)))
             pos += len(piece)
         modal = bool(_MODAL.search(sm.group(0)))
+        asked = not answers and sm.group(0).rstrip().endswith("?")  # a question (a quoted FAQ's) states no rule
         for n, (start, piece, statuses, actions) in enumerate(pieces):
-            if actions and modal:
+            if actions and modal and not asked:
                 before = [s for _, _, ss, _ in pieces[:n] for s in ss]
                 after = [s for _, _, ss, _ in pieces[n + 1:] for s in ss]
                 use = statuses or before[-1:] or after[:1] or ([last_status] if last_status else [])
@@ -511,6 +521,13 @@ class _Checker:
         base = [e for e in ev.entities if e.name in names] or \
             [e for o in orders for e in ev.entities if e.item_id in o.item_ids and e.fact_id == o.fact_id]
         options = {s.value.lower() for s in inside if s.kind == "option"}
+        if not options and not base:  # "Right now small is out of stock": the facts' own values, everyday or not
+            own = {str(v).lower() for e in ev.entities for v in e.options.values()
+                   if _boundary(str(v), len(str(v)) <= 3).search(segment)}
+            scored = [(sum(str(v).lower() in own for v in e.options.values()), e) for e in ev.entities]
+            best = max((n for n, _ in scored), default=0)
+            if best:
+                return _Scope([e for n, e in scored if n == best], orders)
         if options:
             pool = base or (self.carry.entities if self.carry.entities else ev.entities)
             scored = [(sum(str(v).lower() in options for v in e.options.values()), e) for e in pool]
@@ -579,6 +596,9 @@ class _Checker:
             orders = scope.orders or (self.carry.orders if self.carry.orders else ev.orders)
             self.last_status = span.value
             hits = [o.fact_id for o in orders if o.status == span.value]
+            if not ev.orders:  # no order in the facts: only a policy or FAQ sentence quoted word for word
+                said = " ".join(self.text[sentence[0]:sentence[1]].lower().split())
+                hits = [fid for t, fid in ev.texts if ev.kind_of(fid) in ("policy", "faq") and said in " ".join(t.split())]
             statuses = {o.status for o in orders}
             return self._claim(span, hits, next(iter(statuses)) if len(statuses) == 1 and not hits else None)
         if span.kind == "duration":

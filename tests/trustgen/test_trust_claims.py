@@ -385,3 +385,27 @@ def test_an_address_in_the_records_checks_out_even_when_its_street_is_an_option_
     checked = check("Your default address is 931 Maple Drive, Suite 985, Philadelphia, PA, 19031, USA.", [fact])
     assert checked.unsupported == 0 and {c.value for c in checked.claims} >= {"931 maple drive", "suite 985", "19031"}
     assert check("Your default address is 932 Maple Drive.", [fact]).unsupported == 1
+
+
+def test_true_catalog_and_faq_templates_check_clean(shop):
+    """Templates the assistant sends for fresh questions (bench/questions.json): none may count as unsupported."""
+    by_name = {p["name"]: p for p in shop["products"]}
+    bike = by_name["Bicycle"]
+    facts = [_variant_fact(bike, v) for v in _variants(bike)]
+    gone = [v for v in _variants(bike) if not v["available"]]
+    here = [v for v in _variants(bike) if v["available"]]
+    sizes = ", ".join(v["options"]["frame size"] for v in _variants(bike))
+    text = f"The Bicycle comes in these frame size options: {sizes}. Right now {gone[0]['options']['frame size']} " \
+           "is out of stock."
+    assert len({v["options"]["frame size"] for v in _variants(bike)}) == len(_variants(bike))  # one per size
+    assert check(text, facts).unsupported == 0, check(text, facts)
+    wrong = f"Right now {here[0]['options']['frame size']} is out of stock."
+    assert check(wrong, facts).unsupported == 1
+    phone = [v for v in _variants(by_name["Smartphone"]) if not v["available"]][0]
+    pf = [_variant_fact(by_name["Smartphone"], phone)]
+    none = f"No, none of the Smartphones with color {phone['options']['color']} is in stock right now."
+    assert check(none, pf).unsupported == 0 and check(none.replace("none of", "all of"), pf).unsupported == 1
+    faq = [shop["faq"]["return-who"], shop["faq"]["cancel-who"], shop["faq"]["order-statuses"]]
+    quoted = " ".join(f.text for f in faq)  # questions quoted with their answers: a question states no rule
+    assert check(quoted, faq).unsupported == 0, check(quoted, faq)
+    assert check("Your order is processed.", faq).unsupported == 1  # no order in the facts
