@@ -257,3 +257,47 @@ def test_several_requests_in_one_message_are_answered_in_order(demo_db, tmp_path
     first, second = r.text.split("\n\n", 1)
     assert first == "You're welcome." and second.startswith(f"We have {n} T-Shirts in stock.")
     assert r.claims_unsupported == 0
+
+
+def test_step_by_step_exchange_with_choices_payment_and_hedged_yes(demo_db, tmp_path):
+    """The questions one at a time, as a customer answers them: items, the new option, a choice, payment, yes."""
+    bot = scripted_bot(demo_db, tmp_path, {})
+    watch = ref(bot, "Smart Watch")
+    card = Payment(source="credit_card", last_four="6380")
+    bot.reader.readings.update({
+        "exchange": Reading((Request("order_task", task="change", order_ids=("#W1539823",)),)),
+        "emma": Reading((EMMA,)),
+        "a blender": Reading((Request("detail", items=(ItemChange(ItemRef(mention="the blender")),)),)),
+        "the watch": Reading((Request("detail", items=(ItemChange(watch),)),)),
+        "gold": Reading((Request("detail", items=(ItemChange(ItemRef(), new_options=(("color", "gold"),)),)),)),
+        "gold amoled": Reading((Request("detail", items=(ItemChange(ItemRef(), new_options=(
+            ("color", "gold"), ("display", "AMOLED"))),)),)),
+        "gift card": Reading((Request("detail", payment=Payment(source="gift_card")),)),
+        "card": Reading((Request("detail", payment=card),)),
+        "maybe": Reading((Request("hedge"),)),
+        "how much is it": Reading((Request("catalog", catalog=CatalogQuery(want="price", product_ids=(
+            watch.product_id,), options=(("color", "gold"),))),)),
+        "yes": Reading((Request("confirm"),)),
+    })
+    before = bot.store.export()
+    r = talk(bot, "s", "exchange", "emma")[-1]
+    assert r.awaiting == "items" and "Smart Watch" in r.text
+    r = bot.respond("a blender", session_id="s")
+    assert r.awaiting == "items" and "'the blender'" in r.text and "couldn't find that item" in r.text
+    r = bot.respond("the watch", session_id="s")
+    assert r.awaiting == "new_item" and "instead of the Smart Watch" in r.text
+    r = bot.respond("gold", session_id="s")
+    assert r.awaiting in ("choice", "new_item"), r.text
+    r = bot.respond("gold amoled", session_id="s")
+    assert r.awaiting == "payment", r.text
+    r = bot.respond("gift card", session_id="s")  # a $36.00 balance does not cover the difference
+    assert "doesn't cover" in r.text and r.awaiting == "payment" and r.claims_unsupported == 0
+    r = bot.respond("card", session_id="s")
+    assert r.awaiting == "confirm" and "Mastercard credit card ending in 6380" in r.text
+    r = bot.respond("how much is it", session_id="s")  # a question while confirming: answered, then asked again
+    assert "Smart Watch" in r.text.split("\n\n")[0] and r.awaiting == "confirm" and "clear yes or no" in r.text
+    r = bot.respond("maybe", session_id="s")
+    assert r.awaiting == "confirm" and bot.store.export() == before
+    r = bot.respond("yes", session_id="s")
+    assert r.action == "exchange_delivered_order_items"
+    assert bot.store.get_order("#W1539823")["status"] == "exchange requested"
