@@ -125,8 +125,11 @@ def create_api_app(bot, config: UiConfig, tokens=None):
         bot.memory.identity_ttl_s = config.identity_ttl_minutes * 60
     app = FastAPI(title="ShopBot", docs_url="/api/docs", redoc_url=None)
     app.state.session_tokens = tokens
+    # X-Session-Id is still allowed (and ignored) so a widget cached from before tokens gets an answer, not a
+    # CORS failure; its first reply gives it a token.
     app.add_middleware(CORSMiddleware, allow_origins=list(config.shop_origins), allow_credentials=False,
-                       allow_methods=["GET", "POST", "OPTIONS"], allow_headers=["Content-Type", "X-Session-Token"],
+                       allow_methods=["GET", "POST", "OPTIONS"],
+                       allow_headers=["Content-Type", "X-Session-Token", "X-Session-Id"],
                        expose_headers=["X-Session-Token", "Retry-After"])
     install_error_handlers(app)
     app.include_router(api_router(bot, config, tokens, Integrations(config.integration_keys)))
