@@ -151,6 +151,22 @@ def evaluate_writer(writer: str, variants: list[dict], styles: tuple[str, ...], 
     }
 
 
+def samples_markdown(rows: list[dict], n: int) -> str:
+    """`n` copies for a reader to judge: round-robin over products, with the variant, voice and verdict."""
+    by_product: dict[str, list[dict]] = {}
+    for r in rows:
+        by_product.setdefault(r["product_id"], []).append(r)
+    picked = [r for group in zip_longest(*by_product.values()) for r in group if r is not None][:n]
+    lines = []
+    for r in picked:
+        opts = ", ".join(f"{k}: {v}" for k, v in r["options"].items())
+        verdict = "passes every rule" if not r["failures"] else "fails: " + ", ".join(r["failures"])
+        source = "model" if r["used_model"] else "phrasebook"
+        lines.append(f"- **{r['name']}** ({opts}; item {r['item_id']}), {r['style']}, {source}, {verdict}:  \n"
+                     f"  {r['text']}")
+    return "\n".join(lines)
+
+
 def _variant(row: dict) -> dict:
     return {"options": row["options"]}
 
@@ -169,6 +185,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--styles", default="plain,warm,technical", help="voices, used in turn across variants")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--out", default=None, help="also write the figures and every copy as JSON to this file")
+    parser.add_argument("--samples", type=int, default=0,
+                        help="print this many copies of the last writer as a Markdown list, one product after another")
 
 
 def run(args) -> int:
@@ -202,6 +220,9 @@ def run(args) -> int:
         print(f"{r['writer']:<11} {r['n']:>3} {r['pass_rate']:>6.3f} {r['model_published']:>6.3f} "
               f"{r['attributes_per_copy']:>6.2f} {r['attribute_coverage']:>6.3f} {r['distinct_2']:>7.3f} "
               f"{r['claims_repaired']:>8d} {r['seconds_per_copy']:>7.2f}")
+    if getattr(args, "samples", 0) and results:
+        print()
+        print(samples_markdown(results[-1]["rows"], args.samples))
     if args.out:
         Path(args.out).write_text(json.dumps({"products": sorted({v["product_id"] for v in variants}),
                                               "results": results}, indent=2))

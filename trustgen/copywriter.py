@@ -97,7 +97,7 @@ def compose(variant: dict, settings: CopySettings = CopySettings(), shape: int |
     out = [opener[shape % len(opener)].format(name=name, b1=benefits[0] if benefits else "its standard design")]
     if len(benefits) > 1:
         rest = benefits[2:]
-        more = "" if not rest else f", and {rest[0]}" if len(rest) == 1 else f", {', '.join(rest[:-1])} and {rest[-1]}"
+        more = "" if not rest else f" and {rest[0]}" if len(rest) == 1 else f", {', '.join(rest[:-1])} and {rest[-1]}"
         out.append(middle[(shape // len(opener)) % len(middle)].format(b2=benefits[1], more=more))
     if settings.with_price:
         out.append(w["price_sentence"].format(price=f"${float(variant['price']):.2f}"))
