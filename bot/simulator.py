@@ -130,9 +130,14 @@ class Voice:
             return describe_options(options)
         return " ".join(self.value(k, v) for k, v in options.items())
 
-    def short_name(self, name: str, taken: set[str]) -> str:
-        """The everyday name of a product ('kettle'), one no other product in `taken` also goes by."""
-        for short in self.shorts.get(name, []) + [name.split()[-1].lower()]:
+    def names_for(self, name: str) -> list[str]:
+        return self.shorts.get(name, []) + [name.split()[-1].lower()]
+
+    def short_name(self, name: str, others: set[str] | list[str]) -> str:
+        """The everyday name of a product ('kettle') that none of the `others` (product names) also goes by:
+        with an Action Camera in the same order, the Digital Camera is not 'the camera'."""
+        taken = {n for o in others if o != name for n in self.names_for(o)} | {o.lower() for o in others if o != name}
+        for short in self.names_for(name):
             if short not in taken:
                 return short
         return name.lower()
@@ -196,9 +201,7 @@ class Customer:
         v = self.voice
         if not v.short_items:
             return f"the {item['name']} ({describe_options(item['options'])})"
-        others = [i for i in order["items"] if i["name"] != item["name"]]
-        taken = {v.short_name(i["name"], set()) for i in others} | {i["name"].lower() for i in others}
-        short = v.short_name(item["name"], taken)
+        short = v.short_name(item["name"], {i["name"] for i in order["items"]})
         twins = [i for i in order["items"] if i["name"] == item["name"] and i["item_id"] != item["item_id"]]
         if full:
             return f"the {v.values(item['options'])} {short}"
@@ -329,7 +332,7 @@ class Customer:
             order = self.store.get_order(kw["order_id"])
             names = list(dict.fromkeys(i["name"] for i in order["items"]))
             if v.short_items:  # a person names one or two things they remember from it
-                names = [v.short_name(x, set(names) - {x}) for x in names][:2]
+                names = [v.short_name(x, set(names)) for x in names][:2]
             return self.say(v.pick("order_describe", names=" and the ".join(names)))
         if heard.kind == "items" and "item_ids" in kw:
             if not v.short_items:
@@ -355,6 +358,8 @@ class Customer:
             self.events.append("confirmation lists something else")
             return self.say(v.pick("say_no"))
         if heard.kind in ("done", "refused"):
+            if heard.kind == "refused":  # sometimes right (the store would refuse too); in a failed run, a clue
+                self.events.append("refused: " + re.sub(r"#?W\d{7}", "#W…", heard.sentence)[:80])
             return self.move_on("")
         # declined (after our "no"), unclear, an answer to something else, or a question this customer has no
         # answer for: say the request again, in full, at most twice; then give it up

@@ -180,6 +180,9 @@ def test_casual_tells_twins_apart_by_their_options(shop):
     names = [c.item_name(i, order) for i in order["items"]]
     assert names[0] == "the red t-shirt" and names[1] == "the blue t-shirt"
     assert names[2] != names[3] and "kettle" in names[2] and "kettle" in names[3]
+    cams = {"items": [{"item_id": "5", "name": "Action Camera", "options": {}},
+                      {"item_id": "6", "name": "Digital Camera", "options": {}}]}
+    assert [c.item_name(i, cams) for i in cams["items"]] == ["the action cam", "the digital camera"]
 
 
 def test_casual_says_values_as_people_do():
