@@ -122,7 +122,10 @@ class Reader:
         named = list(dict.fromkeys(named))
         refers = want.startswith("focus") or want == "refine" or (not named and _refers_back(text, lex))
         product_ids = named or (list(focus["product_ids"][:1]) if refers or want == "refine" else [])
-        lo, hi = self._heads()[0].bounds(text)
+        numeric = {m.text for m in mentions if m.kind == "value" and m.text.replace(".", "").isdigit()}
+        lo, hi = self._heads()[0].bounds(text, skip=numeric)  # "size 12" is an option value, not a price
+        bound_numbers = {str(int(x)) if x == int(x) else str(x) for x in (lo, hi) if x is not None}
+        mentions = [m for m in mentions if not (m.kind == "value" and m.text in bound_numbers)]
         stock = _has_phrase(text, lex.data.get("in_stock", []))
         if want == "refine" and not any(m.kind == "value" for m in mentions) and \
                 lex.option_asked(mentions, product_ids):
@@ -282,7 +285,8 @@ class Reader:
                 break
         brand = next((b for b in lex.data.get("card_brands", []) if f" {b} " in low), "")
         four = spans.last_four(text) if source in ("", "credit_card") else ""
-        original = _has_phrase(text, lex.data.get("original_payment", []))
+        original = _has_phrase(text, lex.data.get("original_payment", [])) and \
+            not _has_phrase(text, lex.data.get("not_original", []))
         if four and not source:
             source = "credit_card"
         if not (source or four or original):
@@ -342,7 +346,8 @@ def _continues(prev: str, label: str, clause: str) -> bool:
     """A clause that adds details to the request before it rather than asking something new."""
     if label in ("detail", "unclear") and prev.split(":")[0] in ("order_task", "detail", "identify"):
         return True
-    return label == prev and label.split(":")[0] in ("order_task", "detail", "greeting", "thanks", "identify")
+    return label == prev and label.split(":")[0] in ("order_task", "detail", "greeting", "thanks", "identify",
+                                                      "recommend", "policy")
 
 
 def _adds_bound(prev: str, clause: str, lex: Lexicon) -> bool:

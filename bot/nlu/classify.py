@@ -119,7 +119,8 @@ class CharClauses:
         from scipy.sparse import hstack
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
-        vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True, lowercase=True)
+        vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, max_features=60000, sublinear_tf=True,
+                              lowercase=True)
         x = hstack([vec.fit_transform([mask(c) for c in clauses]), _await_features(awaiting)]).tocsr()
         model = LogisticRegression(C=c, max_iter=3000, class_weight="balanced").fit(x, labels)
         return cls(vec, model)

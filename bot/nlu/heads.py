@@ -11,14 +11,32 @@ import re
 from .spans import Amount, amounts
 
 BOUNDS = ("max", "min", "none")
+NEGATIONS = {"not", "no", "can't", "cannot", "won't", "don't", "nothing", "never", "shouldn't", "wouldn't"}
 RANGE = re.compile(r"(?:between|from)?\s*\$?\s*(\d+(?:\.\d+)?)\s*(?:\$|usd|dollars|bucks)?\s*(?:and|to|-)\s*\$?\s*"
                    r"(\d+(?:\.\d+)?)\s*(?:\$|usd|dollars|bucks)?", re.I)
 
 
 def _window(text: str, amount: Amount) -> str:
-    before = text[:amount.start].split()[-4:]
-    after = text[amount.end:].split()[:2]
-    return " ".join(before + ["<n>"] + after).lower()
+    """The words around an amount as position-tagged features: b1 the word just before, b12 the two before..."""
+    words = [re.sub(r"'s$", "", w) for w in re.findall(r"[a-z']+", text[:amount.start].lower())]
+    before = words[-3:][::-1]
+    negated = any(w in NEGATIONS for w in words[-5:])
+    after = re.findall(r"[a-z']+", text[amount.end:].lower())[:2]
+    feats = [f"b{i + 1}={w}" for i, w in enumerate(before)] + [f"a{i + 1}={w}" for i, w in enumerate(after)]
+    feats += [f"w={w}" for w in before]
+    feats += [f"neg+b{i + 1}={w}" for i, w in enumerate(before)] if negated else []
+    feats += [f"b21={before[1]}_{before[0]}"] if len(before) > 1 else []
+    feats += [f"b32={before[2]}_{before[1]}"] if len(before) > 2 else []
+    feats += [f"money={amount.money}"]
+    return " ".join(feats)
+
+
+def _word_lr(texts, labels, c=5.0):
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    return make_pipeline(CountVectorizer(token_pattern=r"\S+", lowercase=False, binary=True),
+                         LogisticRegression(C=c, max_iter=2000, class_weight="balanced")).fit(texts, labels)
 
 
 def _char_lr(texts, labels, c=10.0):
@@ -37,21 +55,23 @@ class BoundHead:
     def __init__(self, pieces: dict, seed: int = 0):
         rng = random.Random(seed)
         texts, labels = [], []
-        lead = ["", "something ", "a gift ", "show me shoes ", "any laptop ", "i want one ", "recommend a bag "]
+        lead = ["", "something ", "a gift ", "show me shoes ", "any laptop ", "i want one ", "recommend a bag ",
+                "what would you get my dad ", "the blue one ", "any ideas for a present ", "hiking boots, ",
+                "my sister likes yoga, ", "got any speakers ", "a good pick in lamps "]
         for key, label in (("price_max", "max"), ("price_min", "min"), ("not_money", "none")):
             for tpl in _train_pieces(pieces, key):
-                for _ in range(12):
+                for _ in range(30):
                     n = str(rng.choice([15, 40, 60, 100, 120, 250, 400, 999]))
                     text = rng.choice(lead) + tpl.replace("{n}", n)
                     for a in amounts(text):
                         texts.append(_window(text, a))
                         labels.append(label)
-        self.model = _char_lr(texts, labels)
+        self.model = _word_lr(texts, labels)
 
-    def bounds(self, text: str) -> tuple[float | None, float | None]:
+    def bounds(self, text: str, skip: set[str] = frozenset()) -> tuple[float | None, float | None]:
         """(price_min, price_max) stated in the text; a range "between 50 and 100" gives both."""
         m = RANGE.search(text.replace(",", ""))
-        found = amounts(text)
+        found = [a for a in amounts(text) if a.money or text[a.start:a.end].strip() not in skip]
         if m and re.search(r"between|from|range|-|to", m.group(0)) and len(found) >= 2:
             lo, hi = sorted((float(m.group(1)), float(m.group(2))))
             if lo < hi and any(a.money for a in found) or re.search(r"between", m.group(0)):

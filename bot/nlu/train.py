@@ -12,6 +12,8 @@ import random
 import re
 from pathlib import Path
 
+import numpy as np
+
 # Bitext and shop intents -> clause labels (intents the Reading has no label for are left out).
 FROM_INTENT = {
     "cancel_order": "order_task:cancel", "change_shipping_address": "order_task:order_address",
@@ -68,13 +70,39 @@ def tau_clauses(rng: random.Random, limit: int = 400) -> list[tuple[str, str, st
     return out[:limit]
 
 
-def training_clauses(store, n_messages: int = 6000, seed: int = 0) -> list[tuple[str, str, str]]:
+def training_clauses(store, n_messages: int = 8000, seed: int = 0) -> list[tuple[str, str, str]]:
     """(clause, awaiting, label) triples from the generator's train families, Bitext and tau-bench train."""
     from .generate import Generator
     rng = random.Random(seed)
     gen = Generator(store, "train", seed)
     out = [c for ex in gen.examples(n_messages) for c in ex.clauses]
     return out + bitext_clauses(rng) + tau_clauses(rng)
+
+
+class CachedEmbedder:
+    """The embedder with a cache of the vectors it has made, kept on disk between retrains (same texts, same
+    vectors: retraining after a change to the phrasings embeds only the new clauses)."""
+
+    def __init__(self, embedder, path: Path):
+        self.inner, self.path, self.name = embedder, path, embedder.name
+        self.cache: dict[str, np.ndarray] = {}
+        if path.exists():
+            data = np.load(path, allow_pickle=False)
+            if str(data["embedder"]) == self.name:
+                self.cache = dict(zip((str(t) for t in data["texts"]), data["vectors"]))
+
+    def encode(self, texts, batch_size: int = 64, progress: bool = False):
+        missing = list(dict.fromkeys(t for t in texts if t not in self.cache))
+        if missing:
+            for t, v in zip(missing, self.inner.encode(missing, batch_size=batch_size)):
+                self.cache[t] = v
+        return np.stack([self.cache[t] for t in texts])
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        texts = list(self.cache)
+        np.savez(self.path, texts=np.array(texts), vectors=np.stack([self.cache[t] for t in texts]),
+                 embedder=np.array(self.name))
 
 
 def main() -> None:
@@ -85,13 +113,18 @@ def main() -> None:
     from knowledge.store import open_store
     from .classify import ARTEFACT, MiniLMClauses
     parser = argparse.ArgumentParser(description="train the reader's MiniLM clause classifier")
-    parser.add_argument("--messages", type=int, default=6000, help="generated training messages")
+    parser.add_argument("--messages", type=int, default=8000, help="generated training messages")
     parser.add_argument("--seed", type=int, default=0, help="generator seed")
+    parser.add_argument("--cache", default="~/.cache/shopbot/reader-embeddings.npz",
+                        help="vectors of clauses embedded before (delete it to embed everything again)")
     args = parser.parse_args()
     torch.set_num_threads(2)
     data = training_clauses(open_store(default_data_dir()), args.messages, args.seed)
+    embedder = CachedEmbedder(default_embedder(), Path(args.cache).expanduser())
     clf = MiniLMClauses.train([c for c, _, _ in data], [a for _, a, _ in data], [lab for _, _, lab in data],
-                              default_embedder())
+                              embedder)
+    embedder.save()
+    clf.embedder_name = embedder.name
     target = Path(__file__).resolve().parents[1] / "data" / "nlu" / ARTEFACT
     clf.save(target)
     print(f"trained on {len(data)} clauses, {len(clf.labels)} labels -> {target}")
