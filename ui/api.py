@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import threading
 import time
 import uuid
@@ -23,12 +24,15 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
+from bot.history import MAX_HISTORY_MESSAGES
 from ui.chat import SHOWN_ROLES
 from ui.config import UiConfig, clean_input
 from ui.sessions import Integrations, Session, SessionTokens
 from ui.usage import TokenCounter
 
 log = logging.getLogger(__name__)
+STORAGE_MESSAGE = ("Sorry, the shop's records cannot be saved right now, so I could not handle your message. "
+                   "Please try again in a few minutes.")
 MODEL_NAME = "shopbot"
 
 
@@ -139,10 +143,17 @@ def open_session(body: ChatRequest, token: str | None, authorization: str | None
     return tokens.resume(token or body.session_token)
 
 
-def _seed(bot, session: Session, body: ChatRequest, last_user: int, limit: int) -> None:
+def earlier_read(body: ChatRequest, last_user: int, session: Session, limit: int) -> list[str]:
+    """The earlier user messages the server reads: for a new conversation only, the most recent ones, each cut."""
+    if not session.new:
+        return []  # the conversation kept on the server is the history
+    users = [m for m in body.messages[:last_user] if m.role == "user"][-MAX_HISTORY_MESSAGES:]
+    return [clean_input(m.text(), limit)[0] for m in users]
+
+
+def _seed(bot, session: Session, earlier: list[str]) -> None:
     """A new conversation starts from the focus of the customer's earlier messages sent with the request."""
-    earlier = [clean_input(m.text(), limit)[0] for m in body.messages[:last_user] if m.role == "user"]
-    if not session.new or not earlier or not hasattr(bot, "reader"):  # the UI's scripted fake reads nothing
+    if not earlier or not hasattr(bot, "reader"):  # the UI's scripted fake reads nothing
         return
     from bot.history import start_from_history
     start_from_history(bot.memory, bot.reader, session.session_id, earlier)
@@ -212,18 +223,19 @@ def api_router(bot, config: UiConfig, tokens: SessionTokens, integrations: Integ
                          code="rate_limit_exceeded")
         created = int(time.time())
         headers = {"X-Session-Token": session.token}
-        prompt = [(m.role, m.text()) for m in body.messages]
+        earlier = earlier_read(body, last_user, session, config.max_message_chars)
+        prompt = [("user", text) for text in [*earlier, message]]  # what the assistant reads; the rest is not
         if not body.stream:
             try:
-                _seed(bot, session, body, last_user, config.max_message_chars)
+                _seed(bot, session, earlier)
                 reply = _with_notice(bot.respond(message, session_id=session.session_id), notice)
             finally:
                 limiter.release()
             usage = counter.usage(prompt, _shown_text(reply))
             return JSONResponse(completion(reply, session, created, usage), headers=headers)
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        events = _events(bot, limiter, body, last_user, message, notice, session, created,
-                         counter if include_usage else None, prompt, config.max_message_chars)
+        events = _events(bot, limiter, earlier, message, notice, session, created,
+                         counter if include_usage else None, prompt)
         return StreamingResponse(events, media_type="text/event-stream",
                                  headers={**headers, "Cache-Control": "no-cache"})
 
@@ -235,8 +247,8 @@ def _unknown_model(name: str) -> JSONResponse:
                  "invalid_request_error", code="model_not_found", param="model")
 
 
-def _events(bot, limiter: Limiter, body: ChatRequest, last_user: int, message: str, notice: str,
-            session: Session, created: int, counter: TokenCounter | None, prompt: list, limit: int):
+def _events(bot, limiter: Limiter, earlier: list[str], message: str, notice: str, session: Session,
+            created: int, counter: TokenCounter | None, prompt: list):
     """The SSE stream of one reply; the chat slot is given back however the stream ends.
 
     With a counter (stream_options.include_usage), every chunk has "usage": null and one more chunk with no
@@ -245,7 +257,7 @@ def _events(bot, limiter: Limiter, body: ChatRequest, last_user: int, message: s
     stream_id = f"chatcmpl-{uuid.uuid4().hex}"
     extra = {"usage": None} if counter else {}
     try:
-        _seed(bot, session, body, last_user, limit)
+        _seed(bot, session, earlier)
         yield chunk(stream_id, session, created, {"role": "assistant", "content": ""}, **extra)
         shown = ""
         if notice:
@@ -284,6 +296,12 @@ def install_error_handlers(app: FastAPI) -> None:
                           for p in problems[:5])
         # 400 like OpenAI's own API, so the official clients raise BadRequestError
         return error(400, f"The request does not have the expected shape ({where}).", "invalid_request_error")
+
+    @app.exception_handler(sqlite3.Error)
+    @app.exception_handler(OSError)
+    async def _storage(request: Request, exc: Exception):  # a full disk, a read-only or broken database file
+        log.error("storage failed: %s: %s", type(exc).__name__, exc)
+        return error(503, STORAGE_MESSAGE, "storage_unavailable", {"Retry-After": "60"})
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException):

@@ -1,9 +1,10 @@
 """Token counts for the API's `usage` field, with the language model's own tokenizer.
 
-The prompt is counted as the model would see the request's messages (its ChatML chat format:
+The prompt is the messages the assistant read, framed as the model would see them (its ChatML chat format:
 `<|im_start|>role\\ncontent<|im_end|>\\n` per message, then the assistant's opening); the completion is the reply
-text shown plus the end-of-turn token. The tokenizer is read from the converted model folder (`tokenizer.json`)
-on first use and never downloaded. It does not count what the shop's own flows read (facts, templates).
+text shown plus the end-of-turn token. Which messages are read is the API's (ui/api.py): never more than a few
+cut ones, so counting stays cheap whatever a client sends. The tokenizer is read from the converted model
+folder (`tokenizer.json`) on first use, never downloaded. Not counted: what the flows read (facts, templates).
 """
 from __future__ import annotations
 

@@ -250,3 +250,31 @@ def test_a_failure_mid_stream_ends_the_stream_cleanly_and_frees_the_slot(make_cl
     error = json.loads(blocks[-3][len("data: "):])["error"]
     assert error["type"] == "server_error" and "search index" not in error["message"]  # no internals shown
     assert ask(client, "hello again").status_code == 200
+
+
+def test_usage_is_counted_and_streamed_last_only_when_asked(client):
+    body = ask(client, "How much is the T-Shirt?").json()
+    usage = body["usage"]
+    assert usage["prompt_tokens"] > 0 and usage["completion_tokens"] > 0
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+    longer = ask(client, "How much is the T-Shirt? " * 20).json()["usage"]
+    assert longer["prompt_tokens"] > usage["prompt_tokens"] + 50  # the prompt is really counted
+    with_usage = events(ask(client, "How much is the T-Shirt?", stream=True, stream_options={"include_usage": True}))
+    assert all(c["usage"] is None for c in with_usage[:-1])
+    assert with_usage[-1]["choices"] == [] and with_usage[-1]["usage"]["total_tokens"] > 0
+    assert all("usage" not in c for c in events(ask(client, "hello", stream=True)))
+
+
+def test_an_unknown_model_is_404_and_a_conversation_id_needs_an_api_key(client):
+    r = ask(client, "hi", model="gpt-4o")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "model_not_found"
+    assert client.get("/v1/models/gpt-4o").status_code == 404
+    assert client.get("/v1/models/shopbot").json()["id"] == "shopbot"
+    denied = ask(client, "hi", conversation_id="ticket-1")
+    assert denied.status_code == 401 and denied.json()["error"]["code"] == "invalid_api_key"
+
+
+def test_a_long_client_history_is_answered(client):
+    history = [{"role": r, "content": "x" * 100_000} for _ in range(200) for r in ("user", "assistant")]
+    r = client.post("/v1/chat/completions", json={"messages": [*history, {"role": "user", "content": "hello"}]})
+    assert r.status_code == 200 and r.json()["choices"][0]["message"]["content"]
