@@ -1,0 +1,159 @@
+"""Parts failing: the search index missing (the bot still answers, /healthz says "degraded"), and the disk full
+or the database read-only (a clear error for the customer, nothing half-written). Full and read-only are real
+SQLite conditions on the bot's own connections: PRAGMA max_page_count (SQLITE_FULL, what a full disk gives) and
+PRAGMA query_only (SQLITE_READONLY)."""
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from knowledge.errors import SearchIndexError
+
+
+class MissingIndex:
+    """An index whose files are gone: every search and look-up fails as SearchIndex does on a missing file."""
+
+    def __init__(self, where):
+        self.where = where
+
+    def search(self, *args, **kwargs):
+        raise SearchIndexError(self.where, "no index files")
+
+    def get(self, doc_id):
+        raise SearchIndexError(self.where, "no index files")
+
+
+def connections(obj, depth: int = 3):
+    """Every SQLite connection an object holds (looked for through its attributes)."""
+    if isinstance(obj, sqlite3.Connection):
+        yield obj
+    elif depth and hasattr(obj, "__dict__"):
+        for value in vars(obj).values():
+            yield from connections(value, depth - 1)
+
+
+def fill_up(obj) -> None:
+    """The database behind `obj` can grow no more: the next write that needs a page fails with SQLITE_FULL."""
+    for conn in connections(obj):
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        conn.execute(f"PRAGMA max_page_count = {pages}")
+
+
+def read_only(obj) -> None:
+    for conn in connections(obj):
+        conn.execute("PRAGMA query_only = ON")
+
+
+@pytest.mark.parametrize("question", ["How long do refunds take?", "How much is the T-Shirt?",
+                                      "Can I exchange a delivered item?"])
+def test_a_missing_index_degrades_answers_never_stops_them(make_bot, tmp_path, question):
+    bot = make_bot(index=MissingIndex(tmp_path / "index"))
+    reply = bot.respond(question, session_id="s")
+    assert reply.text
+    assert bot.health()["search"].startswith("degraded")
+    assert str(tmp_path) not in bot.health()["search"]  # no file path in what /healthz shows
+
+
+def test_healthz_reports_degraded_when_the_index_is_missing(make_bot, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from ui.config import UiConfig
+    from ui.server import create_api_app
+    bot = make_bot(index=MissingIndex(tmp_path / "index"))
+    bot.respond("How long do refunds take?", session_id="s")
+    body = TestClient(create_api_app(bot, UiConfig())).get("/healthz").json()
+    assert body["status"] == "degraded" and "search" in body["degraded"]
+
+
+def test_the_index_comes_back_after_a_failure(make_bot, hash_index, tmp_path):
+    from bot.degraded import GuardedIndex
+    now = [0.0]
+    opened = []
+
+    def opener():
+        opened.append(1)
+        if len(opened) == 1:
+            raise SearchIndexError(tmp_path, "no index files")
+        return hash_index
+
+    guarded = GuardedIndex(opener, clock=lambda: now[0])
+    assert list(guarded.search("refund")) == [] and guarded.health().startswith("degraded")
+    now[0] += 1.0
+    assert list(guarded.search("refund")) == [] and len(opened) == 1  # not retried at once
+    now[0] += 120.0
+    assert len(guarded.search("refund")) > 0 and guarded.health() == "ok"
+
+
+def _pending(bot):
+    export = bot.store.export()
+    for uid, user in sorted(export["users"].items()):
+        for oid in user["orders"]:
+            if export["orders"][oid]["status"] == "pending":
+                return user["email"], oid
+    raise AssertionError("the demo shop has pending orders")
+
+
+def _up_to_confirmation(bot, session="s"):
+    email, oid = _pending(bot)
+    for message in (f"Hi, my email is {email}.", f"I'd like to cancel order {oid}.", "no longer needed"):
+        bot.respond(message, session_id=session)
+    assert bot.respond("What was that again?", session_id=session) is not None
+    return oid
+
+
+def _turns(bot, session="s"):
+    return [(t.role, t.text) for t in bot.transcript(session)]
+
+
+@pytest.mark.parametrize("break_it", [fill_up, read_only], ids=["disk-full", "read-only"])
+def test_shop_database_full_or_read_only_during_an_action_changes_nothing(make_bot, break_it):
+    bot = make_bot()
+    oid = _up_to_confirmation(bot)
+    order = bot.store.get_order(oid)
+    before = _turns(bot)
+    break_it(bot.store)
+    try:
+        reply = bot.respond("yes", session_id="s")
+    except Exception as exc:  # noqa: BLE001 - the edge turns it into a message; here: what kind of error
+        assert "full" in str(exc) or "readonly" in str(exc) or getattr(exc, "public_message", "")
+    else:
+        assert reply.action != "cancel_pending_order"
+    assert bot.store.get_order(oid) == order  # the action's transaction rolled back whole
+    after = _turns(bot)
+    assert after == before or len(after) == len(before) + 2  # no user turn without its reply
+
+
+@pytest.mark.xfail(strict=True, reason="known gap: Bot.respond acts, then writes the user turn, ticket, session "
+                   "and reply in four memory transactions; it should write the exchange in one (docs/security.md)")
+@pytest.mark.parametrize("break_it", [fill_up, read_only], ids=["disk-full", "read-only"])
+def test_conversation_store_full_or_read_only_nothing_half_written(make_bot, break_it):
+    """The conversation cannot be saved: the order must not be cancelled behind an error the customer sees,
+    and the conversation must not keep a message without its reply."""
+    bot = make_bot()
+    oid = _up_to_confirmation(bot)
+    order = bot.store.get_order(oid)
+    before = _turns(bot)
+    break_it(bot.memory)
+    try:
+        reply = bot.respond("yes", session_id="s")
+    except Exception:  # noqa: BLE001 - an error: then nothing may have been done
+        assert bot.store.get_order(oid) == order, "the order was cancelled, yet the customer got an error"
+    else:  # a reply: it must say what happened, and say the conversation was not saved
+        assert reply.notice
+    assert _turns(bot) == before
+
+
+def test_http_api_turns_a_storage_failure_into_a_clear_message(make_bot):
+    from fastapi.testclient import TestClient
+
+    from ui.config import UiConfig
+    from ui.server import create_api_app
+    bot = make_bot()
+    client = TestClient(create_api_app(bot, UiConfig()), raise_server_exceptions=False)
+    read_only(bot.memory)
+    read_only(bot.store)
+    response = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "hello"}]})
+    assert response.status_code == 503
+    message = response.json()["error"]["message"]
+    assert "try again" in message and "Traceback" not in message and "sqlite" not in message.lower()
