@@ -9,16 +9,43 @@ from dialogue_helpers import make_bot, talk
 
 
 @functools.lru_cache(maxsize=1)
+def embedder():
+    from knowledge.embeddings import default_embedder
+    return default_embedder()
+
+
+@functools.lru_cache(maxsize=1)
 def clauses():
     from bot.nlu.classify import MiniLMClauses
-    clf = MiniLMClauses.load()
+    clf = MiniLMClauses.load(embedder=embedder())
     clf.predict(["warm up"], [""])
     return clf
 
 
+@functools.lru_cache(maxsize=1)
+def real_index(demo_db):
+    """The shop's FAQ and policy, and one variant of each product, indexed with the real MiniLM (about 100
+    documents, so it builds in seconds): policy questions and "the nearest we sell" need real retrieval."""
+    from knowledge.documents import shop_documents
+    from knowledge.index import SearchIndex
+    from knowledge.store import Store
+    store = Store(demo_db)
+    try:
+        docs, seen = [], set()
+        for doc in shop_documents(store):
+            product = doc.metadata.get("product_id")
+            if product in seen:
+                continue
+            seen.add(product) if product else None
+            docs.append(doc)
+        return SearchIndex.build(docs, embedder=embedder())
+    finally:
+        store.close()
+
+
 def reading_bot(demo_db, tmp_path):
     from bot.understand import Reader
-    bot = make_bot(demo_db, tmp_path)
+    bot = make_bot(demo_db, tmp_path, index=real_index(str(demo_db)))
     bot._reader = Reader.load(bot.store, index=bot.index, classifier=clauses())
     return bot
 
@@ -139,3 +166,17 @@ def test_exchange_for_a_new_identical_one_is_understood(demo_db, tmp_path):
              "i want to exchange the cycling helmet from order #W3113816 for a new identical one")[-1]
     assert "couldn't match" not in r.text and "identical" in r.text, r.text
     assert bot.store.export() == before
+
+
+def test_a_casual_return_by_short_name_to_paypal(demo_db, tmp_path):
+    """#W4794911 (delivered, paid with PayPal) holds an Electric Kettle; the customer also has a gift card."""
+    bot = reading_bot(demo_db, tmp_path)
+    r = talk(bot, "s", "hey i want to return the kettle from order w4794911", "name's yusuf garcia, zip 20080")[-1]
+    assert r.awaiting == "payment", r.text
+    r = bot.respond("paypal", session_id="s")
+    assert r.awaiting == "confirm" and "PayPal" in r.text, r.text
+    r = bot.respond("yep", session_id="s")
+    assert r.action == "return_delivered_order_items"
+    order = bot.store.get_order("#W4794911")
+    kettle = next(i["item_id"] for i in order["items"] if i["name"] == "Electric Kettle")
+    assert order["return_items"] == [kettle] and order["return_payment_method_id"] == "paypal_7503218"
