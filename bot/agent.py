@@ -295,7 +295,7 @@ class Bot:
             out["memory"] = "ok"
         except Exception as exc:  # noqa: BLE001
             out["memory"] = f"error: {exc}"
-        out["search"] = getattr(self._index, "health", lambda: "ok")() if self._index is not None else \
+        out["search"] = self.index.health() if self._index is not None else \
             "ok" if (self.data_dir / "index").exists() else "degraded: index not built yet (run shopbot setup)"
         try:
             from .intents import IntentClassifier
