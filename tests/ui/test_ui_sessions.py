@@ -202,3 +202,24 @@ def test_a_clients_history_gives_a_new_session_its_focus_and_nothing_else(real_b
     assert "Yoga Mat" in green.text and "green" in green.text
     with pytest.raises(HistoryError):  # a conversation with turns of its own is never rewritten by a client
         start_from_history(real_bot.memory, real_bot.reader, "h", ["how much is the T-Shirt?"])
+
+
+def test_serve_settings_for_sessions(tmp_path, fake_bot, real_bot):
+    import argparse
+
+    from ui.server import add_arguments, config_from_args
+    keys = tmp_path / "integrations"
+    keys.write_text("# one per line\ncrm=" + "k" * 24 + "\n", encoding="utf-8")
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--integration-keys-file", str(keys), "--no-model"])
+    assert config_from_args(args).integration_keys == (("crm", "k" * 24),) and args.no_model
+    with pytest.raises(ValueError):
+        UiConfig(identity_ttl_minutes=0)
+    with pytest.raises(ValueError):
+        UiConfig(session_ttl_hours=-1)
+    create_api_app(real_bot, UiConfig(identity_ttl_minutes=5))
+    assert real_bot.memory.identity_ttl_s == 300  # the web app's setting reaches the conversation memory
+    app = create_api_app(fake_bot, UiConfig(session_ttl_hours=1))
+    assert app.state.session_tokens.ttl_s == 3600
+    assert (fake_bot.data_dir / "session.key").exists() or os.environ.get("SHOPBOT_SESSION_KEY")
