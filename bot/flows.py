@@ -145,6 +145,9 @@ class Flows:
             if len(r.name) == 2 and r.zip:
                 candidates.append(self.store.find_user_by_name_zip(r.name[0], r.name[1], r.zip))
         if not candidates:
+            if not state.get("user_id") and any(r.kind == "identify" for r in requests):
+                # who they are, but not enough to find the account (a name without a zip code)
+                return self.say("identify", "identify", awaiting="identify")
             return None
         found = next((c for c in candidates if c), None)
         if state.get("user_id"):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 ORDER_ID = re.compile(r"(?<![\w])#?\s?[Ww]\s?(\d{7})(?!\d)")
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
-ZIP = re.compile(r"(?<![\d#\w.$])\d{5}(?![\d.]|\s?(?:\$|usd|dollars?|bucks))", re.I)
+ZIP = re.compile(r"(?<![\d#\w.$])\d{5}(?!\d|\.\d|\s?(?:\$|usd|dollars?|bucks))", re.I)  # "zip 80218." ends a sentence
 METHOD_ID = re.compile(r"\b(gift_card|credit_card|paypal)_\d+\b", re.I)
 FOUR = re.compile(r"(?<![\d.$])\d{4}(?![\d.]|\s?(?:\$|usd|dollars?|bucks|ml|mah|pieces?))", re.I)
 AMOUNT = re.compile(r"(?:\$|usd\s?)?\s?(\d+(?:,\d{3})*(?:\.\d{1,2})?)\s?(k\b)?\s?(\$|usd|dollars?|bucks?|quid|eur|euros?)?",
