@@ -83,10 +83,11 @@ class SessionTokens:
         """The conversation id of a token this server issued and that has not expired, else None."""
         if not token or not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS:
             return None
-        parts = token.split(".")
-        if len(parts) != 4 or parts[0] != _VERSION:
+        version, _, rest = token.partition(".")
+        parts = rest.rsplit(".", 2)  # an integration's conversation id may itself hold dots
+        if version != _VERSION or len(parts) != 3 or not parts[0]:
             return None
-        _, session_id, issued, signature = parts
+        session_id, issued, signature = parts
         if not hmac.compare_digest(signature.encode(), self._sign(session_id, issued).encode()):
             return None
         try:

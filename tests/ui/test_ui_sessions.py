@@ -110,6 +110,10 @@ def test_an_integration_names_its_conversations_only_with_its_api_key(fake_bot):
         assert denied.status_code == 401 and denied.json()["error"]["code"] == "invalid_api_key"
     assert send("x", "c" * 24, conversation="bad id!").status_code == 400
     assert len(fake_bot.transcript("api:crm:ticket-7")) == 4  # nothing was added by the refused requests
+    dotted = send("hi", "c" * 24, conversation="case.2024.17")
+    shown = client.get(f"/v1/sessions/{dotted.json()['session_id']}/messages",
+                       headers={"X-Session-Token": dotted.headers["X-Session-Token"]})
+    assert shown.status_code == 200 and shown.json()["messages"][0]["text"] == "hi"
 
 
 # ---------------------------------------------------------------- identification lapses
