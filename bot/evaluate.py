@@ -117,7 +117,10 @@ def _diff(want: dict, got: dict) -> str:
     return "state differs: " + ", ".join(out[:4])
 
 
-def select(limit: int | None, train_sample: int, seed: int) -> dict[str, list[dict]]:
+SETS = ("dev", "train-sample")
+
+
+def select(limit: int | None, train_sample: int, seed: int, only=SETS) -> dict[str, list[dict]]:
     dev = load_tasks("tasks_dev.json")
     train = load_tasks("tasks_train.json")
     for n, t in enumerate(dev):
@@ -126,6 +129,7 @@ def select(limit: int | None, train_sample: int, seed: int) -> dict[str, list[di
         t["id"] = f"train-{n}"
     sample = sorted(random.Random(seed).sample(range(len(train)), min(train_sample, len(train))))
     sets = {"dev": dev, "train-sample": [train[i] for i in sample]}
+    sets = {k: v for k, v in sets.items() if k in only}
     if limit:
         sets = {k: v[:limit] for k, v in sets.items()}
     return sets
@@ -150,7 +154,7 @@ def _play_job(job) -> Run:
 
 
 def evaluate(limit=None, repeats=REPEATS, train_sample=TRAIN_SAMPLE, seed=SEED, writer=None, classifier=None,
-             progress=True, style: str = "plain", workers: int = 1) -> dict:
+             progress=True, style: str = "plain", workers: int = 1, sets=SETS) -> dict:
     from .answers import PlainWriter
     if style not in STYLES:
         raise ValueError(f"unknown customer style {style!r}: choose one of {', '.join(STYLES)}")
@@ -158,7 +162,7 @@ def evaluate(limit=None, repeats=REPEATS, train_sample=TRAIN_SAMPLE, seed=SEED, 
     tmp = Path(tempfile.mkdtemp(prefix="shopbot-pristine-"))
     pristine = tmp / "shop.db"
     Store.create(pristine)[0].close()
-    sets = select(limit, train_sample, seed)
+    sets = select(limit, train_sample, seed, sets)
     report = {"style": style, "repeats": repeats, "seed": seed, "train_sample": train_sample, "sets": {},
               "failures": []}
     start = time.perf_counter()
@@ -232,7 +236,8 @@ def print_table(report: dict) -> None:
 def run(args) -> int:
     report = evaluate(limit=getattr(args, "limit", None), repeats=getattr(args, "repeats", REPEATS),
                       train_sample=getattr(args, "train_sample", TRAIN_SAMPLE), seed=getattr(args, "seed", SEED),
-                      style=getattr(args, "style", "plain"), workers=getattr(args, "workers", 1))
+                      style=getattr(args, "style", "plain"), workers=getattr(args, "workers", 1),
+                      sets=getattr(args, "sets", None) or SETS)
     print_table(report)
     if getattr(args, "out", None):
         Path(args.out).write_text(json.dumps(report, indent=2), encoding="utf-8")
@@ -246,6 +251,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, default=SEED, help="seed of the train sample")
     parser.add_argument("--style", choices=STYLES, default="plain",
                         help="the customer's way of writing: plain sentences, or casual (reworded in each repeat)")
+    parser.add_argument("--sets", nargs="+", choices=SETS, default=None, help="task sets to play (default: both)")
     parser.add_argument("--workers", type=int, default=1, help=f"processes (at most {MAX_WORKERS})")
     parser.add_argument("--out", default=None, help="also write the report, with failed runs' transcripts, as JSON")
 

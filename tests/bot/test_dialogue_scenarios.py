@@ -54,6 +54,9 @@ def test_report_has_pass_k_and_failed_transcripts(monkeypatch):
     assert report["sets"]["train-sample"]["pass^2"] == 1.0
     assert report["failures"] == [{"task": "dev-1", "repeat": 1, "why": "state differs", "category": "",
                                    "transcript": [{"customer": "hi", "assistant": "Hello!", "heard": "other"}]}]
+    only = evaluate.evaluate(limit=2, repeats=1, classifier=object(), writer=object(), progress=False,
+                             sets=("train-sample",))
+    assert set(only["sets"]) == {"train-sample"}
 
 
 def test_unknown_style_is_a_clear_error():
