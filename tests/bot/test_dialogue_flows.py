@@ -301,3 +301,17 @@ def test_step_by_step_exchange_with_choices_payment_and_hedged_yes(demo_db, tmp_
     r = bot.respond("yes", session_id="s")
     assert r.action == "exchange_delivered_order_items"
     assert bot.store.get_order("#W1539823")["status"] == "exchange requested"
+
+
+def test_an_unsure_yes_is_asked_again(demo_db, tmp_path):
+    bot = scripted_bot(demo_db, tmp_path, {
+        "cancel": [Request("order_task", task="cancel", order_ids=("#W5442520",), reason="ordered by mistake",
+                           name=("Olivia", "Ito"), zip="80218")],
+        "yes but": [Request("confirm", confidence=0.47)],
+        "yes": [Request("confirm", confidence=0.99)],
+    })
+    before = bot.store.export()
+    assert bot.respond("cancel", session_id="s").awaiting == "confirm"
+    r = bot.respond("yes but", session_id="s")
+    assert r.awaiting == "confirm" and "clear yes or no" in r.text and bot.store.export() == before
+    assert bot.respond("yes", session_id="s").action == "cancel_pending_order"
