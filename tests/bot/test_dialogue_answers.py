@@ -85,3 +85,18 @@ def test_general_questions_about_orders_are_answered_without_asking_who_you_are(
     r = bot.respond(question, session_id="general")
     assert r.awaiting == "" and f"faq:{faq_id}" in [c.id for c in r.citations]
     assert bot.store.export() == before
+
+
+def test_off_topic_is_declined_in_one_sentence_without_a_ticket(demo_db, tmp_path):
+    from bot.reading import Reading, Request
+
+    class Offtopic:
+        def read(self, text, state):
+            return Reading((Request("offtopic", topic="weather"),))
+
+        def remember(self, state, reading):
+            pass
+    bot = make_bot(demo_db, tmp_path, reader=Offtopic())
+    r = bot.respond("what's the weather tomorrow?", session_id="o")
+    assert r.text == bot.flows.t["offtopic"] and r.text.count(". ") == 0 and r.text.endswith(".")
+    assert not r.handover and bot.handover_queue() == []
