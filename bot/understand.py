@@ -20,7 +20,7 @@ from .nlu import spans
 from .nlu.lexicon import Lexicon, Mention, _singular, tokens
 from .reading import (REASONS, CatalogQuery, ItemChange, ItemRef, Payment, Reading, Request, empty_focus, pairs)
 
-MIN_CONFIDENCE = 0.25  # below this a clause is "unclear" (the flows ask again)
+MIN_CONFIDENCE = 0.15  # below this a clause is "unclear" (the flows ask again)
 CHANGE_CUE = re.compile(r"\b(for|to|into|with|instead|rather than|than)\b", re.I)
 SENTENCE = re.compile(r"(?<=[.!?;])\s+(?=\S)|(?<=[。！？；])|\n+")  # Chinese stops need no space after them
 ADDRESS_FIELDS = ("address1", "address2", "city", "state", "zip", "country")
@@ -95,9 +95,32 @@ class Reader:
             groups = groups[:first] + [g for g in groups[first:] if g[0].split(":")[0] not in ("thanks", "greeting")]
         requests = []
         for label, clause, conf in groups:
+            label = self._answering(label, conf, clause, state)
             request = self._request(label, clause, state, requests)
             requests.append(replace(request, confidence=round(conf, 3)))
         return Reading(requests=tuple(requests), language=self.language)
+
+    def _answering(self, label: str, confidence: float, clause: str, state: dict) -> str:
+        """A clause that gives what the assistant just asked for is a detail, whatever else it resembles:
+        the task in progress restated ("the hose, i want the 50ft one instead" while asked which items), or a
+        payment method when asked how to pay."""
+        awaiting, task = state.get("awaiting") or "", state.get("task") or ""
+        if not awaiting or awaiting in ("identify", "confirm"):
+            return label
+        kind, _, sub = label.partition(":")
+        if kind == "order_task" and sub == task and not spans.order_ids(clause) or \
+                (kind == "order_task" and sub == task and awaiting != "order"):
+            return "detail"
+        if kind in ("order_task", "account_info", "policy", "privacy", "handover", "identify", "detail"):
+            return label
+        if awaiting == "payment" and self._payment(clause) is not None:
+            return "detail"
+        if awaiting == "order" and spans.order_ids(clause):
+            return "detail"
+        if awaiting in ("items", "new_item") and confidence < 0.7 and \
+                any(m.kind in ("product", "value") for m in self.lexicon.mentions(clause)):
+            return "detail"
+        return label
 
     def _request(self, label: str, text: str, state: dict, earlier: list[Request]) -> Request:
         kind, _, sub = label.partition(":")
@@ -160,8 +183,9 @@ class Reader:
         unknown = ""
         if not product_ids and kind == "catalog" and want in ("sell", "list", "cheapest", "dearest", "count"):
             unknown = _unknown_product(text, lex)
-            if want != "sell" and unknown:
-                want = "sell"
+            if unknown:
+                want, options = "sell", {}
+                unknown = _unknown_product(text, lex, keep_values=True)  # "wine glasses", not "wine"
         return CatalogQuery(want="list" if kind == "recommend" else want, product_ids=tuple(product_ids),
                             unknown_product=unknown, options=pairs(options), option=option,
                             price_min=lo, price_max=hi,
@@ -238,10 +262,11 @@ class Reader:
             same = _has_phrase(part, lex.data.get("same_item", []))
             if products:
                 m = products[0]
-                cue = next((i for i, t in enumerate(toks) if i >= m.end and CHANGE_CUE.fullmatch(t)), None)
-                if cue is None:  # "make the 19 bar one a 9 bar capsule one instead"
-                    cue = next((i for i, t in enumerate(toks) if i >= m.end and t in ("a", "an") and
-                                any(w in ("one", "version", "instead", "model") for w in toks[i + 1:])), None)
+                cues = [next((i for i, t in enumerate(toks) if i >= m.end and CHANGE_CUE.fullmatch(t)), None),
+                        # "make the 19 bar espresso machine a 9 bar capsule one instead"
+                        next((i for i, t in enumerate(toks) if i >= m.end and t in ("a", "an") and
+                              any(w in ("one", "version", "instead", "model") for w in toks[i + 1:])), None)]
+                cue = min((c for c in cues if c is not None), default=None)
                 pids = [p for p in m.product_ids if p in in_order] or list(m.product_ids)
                 pid = pids[0] if len(pids) == 1 or order else ""
                 reverse = next((i for i, t in enumerate(toks) if i < m.start and t in ("than", "of") and
@@ -277,7 +302,11 @@ class Reader:
         ids = spans.method_ids(text)
         if ids:
             return Payment(method_id=ids[0], source=ids[0].rsplit("_", 1)[0])
-        low = " " + " ".join(tokens(text)) + " "
+        toks = tokens(text)
+        for m in lex.mentions(text):  # "the CF card" is a camera's option, not a way to pay
+            if m.kind == "value":
+                toks[m.start:m.end] = ["_"] * (m.end - m.start)
+        low = " " + " ".join(toks) + " "
         source = ""
         for name, words in lex.data.get("payment_sources", {}).items():
             if any(f" {' '.join(tokens(w))} " in low for w in words):
@@ -406,10 +435,10 @@ def _compare_refs(lex: Lexicon, mentions: list[Mention]) -> list[ItemRef]:
     return refs
 
 
-def _unknown_product(text: str, lex: Lexicon) -> str:
+def _unknown_product(text: str, lex: Lexicon, keep_values: bool = False) -> str:
     """The words left once filler and catalog words are taken out: the kind of product asked about."""
     toks = tokens(text)
-    known = {w for k in list(lex.values) + list(lex.option_names) for w in k}
+    known = set() if keep_values else {w for k in list(lex.values) + list(lex.option_names) for w in k}
     keep = [t for t in toks if _singular(t) not in lex.filler and t not in lex.filler and _singular(t) not in known
             and not t[0].isdigit() and len(t) > 1]
     return " ".join(keep)

@@ -459,7 +459,8 @@ class Generator:
         elif not awaiting and label not in ("greeting",) and self.rng.random() < 0.2:
             # the assistant had asked something, and the customer asks something else instead
             awaiting = self.rng.choice(["identify", "order", "items", "reason", "payment", "confirm", "address"])
-            state.update(task=self.rng.choice(["cancel", "return", "exchange"]), awaiting=awaiting)
+            other = [t for t in ("cancel", "return", "exchange", "modify_items") if t != label.partition(":")[2]]
+            state.update(task=self.rng.choice(other), awaiting=awaiting)
         text = self.casual(text)
         if label not in ("confirm", "deny", "hedge", "greeting", "thanks") and not awaiting:
             text = self.rng.choice(PREFIXES) + text + self.rng.choice(SUFFIXES)
@@ -488,7 +489,7 @@ class Generator:
                 first = self.rng.choice(["thanks", "greeting", "catalog:price", "policy", "catalog:count"])
                 second = self.rng.choice(["catalog:count", "catalog:price", "policy", "catalog:sell", "order_task:cancel",
                                           "catalog:stock", "account_info:order_status", "recommend"])
-                if first.startswith("catalog") and second.startswith("catalog"):
+                if first.startswith("catalog") and second.startswith("catalog") or first == second:
                     continue
                 out.append(self.multi([first, second]))
             else:
