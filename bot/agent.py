@@ -8,6 +8,7 @@ answers in bot/answers.py and bot/recommend.py, memory in bot/memory.py; models 
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import queue
 import re
@@ -69,7 +70,9 @@ class Bot:
         """The one step that reads the customer's message (bot/understand.py); loaded on first use."""
         if self._reader is None:
             from .understand import Reader
-            self._reader = Reader.load(self.store, index=_OnFirstUse(self), embedder=self._embedder)
+            shared = shared_clause_classifier() if self._embedder is None else None
+            self._reader = Reader.load(self.store, index=_OnFirstUse(self), embedder=self._embedder,
+                                       classifier=shared)
         return self._reader
 
     @property
@@ -306,6 +309,14 @@ class Bot:
         writer = self._writer
         out["model"] = "ok" if writer is None or getattr(writer, "healthy", True) else "degraded: template replies"
         return out
+
+
+@functools.lru_cache(maxsize=1)
+def shared_clause_classifier():
+    """The packaged clause classifier, loaded once per process on first use: it is read-only, and every bot of
+    the process (scenario runs, a server's sessions, tests) reads with the same one instead of loading its own."""
+    from .nlu.classify import MiniLMClauses
+    return MiniLMClauses.load()
 
 
 class _OnFirstUse:
