@@ -164,7 +164,8 @@ class CT2Engine(EngineBase):
     def score(self, token_ids: list[list[int]]) -> list[list[float]]:
         """Log-probabilities of each token given the ones before it (for perplexity), one list per sequence."""
         tokenizer, generator = self.load()
-        results = generator.score_batch([tokenizer.convert_ids_to_tokens(ids) for ids in token_ids])
+        # small batches: the scores of a batch hold (batch x length x vocabulary) logits at once
+        results = generator.score_batch([tokenizer.convert_ids_to_tokens(ids) for ids in token_ids], max_batch_size=2)
         return [list(r.log_probs) for r in results]
 
 
