@@ -180,3 +180,18 @@ def test_a_casual_return_by_short_name_to_paypal(demo_db, tmp_path):
     order = bot.store.get_order("#W4794911")
     kettle = next(i["item_id"] for i in order["items"] if i["name"] == "Electric Kettle")
     assert order["return_items"] == [kettle] and order["return_payment_method_id"] == "paypal_7503218"
+
+
+def test_a_four_item_exchange_in_one_message_is_taken_whole(demo_db, tmp_path):
+    """#W3113816 (delivered): each item to the one other variant that differs in the option named."""
+    bot = reading_bot(demo_db, tmp_path)
+    ask = ("i want to exchange 4 things from order w3113816: the helmet for a black one, the dumbbell set for the "
+           "iron one, the thermostat for a black one and the keyboard for the tactile one. pay the difference with "
+           "my credit card")
+    r = talk(bot, "s", "my email is emma.santos7683@example.com", ask)[-1]
+    assert r.awaiting == "confirm" and r.text.count("- exchange ") == 4, r.text
+    r = bot.respond(ask, session_id="s")  # the same full message again is still taken in whole
+    assert r.awaiting == "confirm" and r.text.count("- exchange ") == 4, r.text
+    assert bot.respond("yes", session_id="s").action == "exchange_delivered_order_items"
+    assert sorted(bot.store.get_order("#W3113816")["exchange_new_items"]) == sorted(
+        ["1665571435", "6245231688", "4953074738", "9991484137"])
