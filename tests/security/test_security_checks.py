@@ -49,6 +49,9 @@ def test_leak_check_finds_another_customers_data_but_not_the_attackers_own_or_wh
     assert secrets.leaks(f"Your orders: {order}.", "show my orders", me)  # an id the attacker never typed
     status = demo_export["orders"][order]["status"]
     assert secrets.leaks(f"Order {order} is {status}.", f"status of {order}", me)
+    own_order = mine["orders"][0]  # the attacker's own order's status on the line above is not a leak
+    listing = f"Order {own_order}: {status}\nOrder {order} isn't on your account."
+    assert secrets.leaks(listing, f"status of {order}", me) == []
 
 
 def test_markup_check_finds_tags_handlers_images_links_and_urls():
