@@ -16,6 +16,7 @@ import shutil
 import statistics
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 QUESTIONS = Path(__file__).with_name("questions.json")
@@ -44,6 +45,35 @@ class RecordingWriter:
         return getattr(self.inner, name)
 
 
+class RecordingGenerator:
+    """Wraps the writer's generator; keeps the text the model wrote for each request (before the check)."""
+
+    def __init__(self, inner):
+        self.inner, self.texts = inner, []
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def generate(self, messages):
+        text = self.inner.generate(messages)
+        self.texts.append(text)
+        return text
+
+    def stream(self, messages):
+        parts, source = [], self.inner.stream(messages)
+        try:
+            while True:
+                try:
+                    piece = next(source)
+                except StopIteration as stop:
+                    return stop.value
+                parts.append(piece)
+                yield piece
+        finally:
+            source.close()
+            self.texts.append("".join(parts))
+
+
 def outcome(request, checked) -> str:
     if not request.use_model:
         return "template by design"
@@ -58,6 +88,9 @@ def main(argv=None) -> int:
     parser.add_argument("--adapter", default="default", help="'default' (the shop adapter), 'none' or a folder")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--no-model", action="store_true", help="template writer (checks the plumbing only)")
+    parser.add_argument("--time-limit", type=float, default=None,
+                        help="seconds per generation (default WriterConfig's); raise it on a busy machine, where the "
+                             "default cuts replies that an idle one finishes")
     parser.add_argument("--out", help="write every question, model text and reply as JSON here")
     args = parser.parse_args(argv)
 
@@ -73,12 +106,21 @@ def main(argv=None) -> int:
     data = Path(tempfile.mkdtemp(prefix="shopbot-replies-")) / "shop"
     shutil.copytree(default_data_dir(), data)
     config = WriterConfig(adapter_path=None if args.adapter == "none" else args.adapter)
+    if args.time_limit:
+        config = replace(config, time_limit_s=args.time_limit)
+    if hasattr(config, "retry_after_s"):
+        config = replace(config, retry_after_s=0.0)  # every question tries the model: this measures its replies
     inner = TemplateWriter() if args.no_model else load_default_writer(config=config)
+    if getattr(inner, "generator", None) is not None:
+        inner.generator = RecordingGenerator(inner.generator)
     writer = RecordingWriter(inner)
     bot = Bot.load(data_dir=data, writer=writer)
+    bot.respond("How much is the Water Bottle?", session_id="bench-warm-up")  # loads the model; not measured
     rows = []
     for i, q in enumerate(questions):
         writer.calls.clear()
+        drafts = getattr(inner.generator, "texts", []) if getattr(inner, "generator", None) is not None else []
+        drafts.clear()
         t0 = time.perf_counter()
         reply = bot.respond(q["question"], session_id=f"bench-{i}")
         seconds = time.perf_counter() - t0
@@ -86,7 +128,7 @@ def main(argv=None) -> int:
         worded = [o for o in outs if o != "template by design"]
         rows.append({"question": q["question"], "kind": q.get("kind", ""), "seconds": round(seconds, 2),
                      "outcome": worded[-1] if worded else (outs[-1] if outs else "no writer call"),
-                     "unsupported": reply.claims_unsupported, "reply": reply.text,
+                     "unsupported": reply.claims_unsupported, "reply": reply.text, "model_text": list(drafts),
                      "template": writer.calls[-1][0].template if writer.calls else ""})
         print(f"{rows[-1]['outcome']:<18} {seconds:5.1f} s  {q['question'][:60]!r}\n    {reply.text[:140]!r}")
     asked = [r for r in rows if r["outcome"] in ("as written", "repaired", "template")]

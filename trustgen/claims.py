@@ -315,6 +315,8 @@ def _rules(text: str, default_status: str | None = None, answers: bool = False) 
             pos += len(piece)
         modal = bool(_MODAL.search(sm.group(0)))
         asked = not answers and sm.group(0).rstrip().endswith("?")  # a question (a quoted FAQ's) states no rule
+        if asked:
+            last_status = default_status  # ... and starts a new topic: earlier statuses do not carry into it
         for n, (start, piece, statuses, actions) in enumerate(pieces):
             if actions and modal and not asked:
                 before = [s for _, _, ss, _ in pieces[:n] for s in ss]
@@ -597,7 +599,8 @@ class _Checker:
             self.last_status = span.value
             hits = [o.fact_id for o in orders if o.status == span.value]
             if not ev.orders:  # no order in the facts: only a policy or FAQ sentence quoted word for word
-                said = " ".join(self.text[sentence[0]:sentence[1]].lower().split())
+                start = sentence[0] + self.text[sentence[0]:span.start].rfind(": ") + 1  # after "Also: "
+                said = " ".join(self.text[start:sentence[1]].lower().split())
                 hits = [fid for t, fid in ev.texts if ev.kind_of(fid) in ("policy", "faq") and said in " ".join(t.split())]
             statuses = {o.status for o in orders}
             return self._claim(span, hits, next(iter(statuses)) if len(statuses) == 1 and not hits else None)

@@ -41,8 +41,15 @@ def facts_block(facts) -> str:
     return "\n".join([wording["facts_header"], *lines])
 
 
-def system_message(facts) -> dict:
-    return {"role": "system", "content": f"{SYSTEM_PROMPT}\n\n{facts_block(facts)}"}
+def system_message(facts, must_state: tuple[str, ...] = ()) -> dict:
+    wording = prompt_wording()
+    hidden = set(wording.get("hidden_kinds", ()))
+    content = f"{SYSTEM_PROMPT}\n\n{facts_block([f for f in facts if f.kind not in hidden])}"
+    names = [wording["must_state_names"].get(k, k) for k in dict.fromkeys(must_state)]
+    if names:
+        what = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        content += "\n\n" + wording["must_state"].format(what=what)
+    return {"role": "system", "content": content}
 
 
 def build_messages(request: ReplyRequest) -> list[dict]:
@@ -51,7 +58,7 @@ def build_messages(request: ReplyRequest) -> list[dict]:
     The first message is always the system message and the last is always the customer's message; history
     turns with an unknown role or empty text are skipped.
     """
-    messages = [system_message(request.facts)]
+    messages = [system_message(request.facts, tuple(request.must_state))]
     for role, text in tuple(request.history)[-MAX_HISTORY_TURNS:]:
         if role in ("user", "assistant") and str(text).strip():
             messages.append({"role": role, "content": str(text).strip()})

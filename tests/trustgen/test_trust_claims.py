@@ -410,3 +410,17 @@ def test_true_catalog_and_faq_templates_check_clean(shop):
     quoted = " ".join(f.text for f in faq)  # questions quoted with their answers: a question states no rule
     assert check(quoted, faq).unsupported == 0, check(quoted, faq)
     assert check("Your order is processed.", faq).unsupported == 1  # no order in the facts
+    two = [shop["faq"]["modify-items-once"], shop["faq"]["exchange-once"], shop["faq"]["processed-order"]]
+    quoted = f"{two[0].text.split('?', 1)[1].strip()}\n\nAlso: {two[1].text}\n\nAlso: {two[2].text}"
+    assert check(quoted, two).unsupported == 0, check(quoted, two)  # no status carried into the next question
+
+
+def test_the_prompt_hides_restated_requests_and_says_what_must_be_stated(shop, tshirt):
+    from trustgen.prompting import build_messages
+    from trustgen.types import ReplyRequest
+    facts = (_variant_fact(tshirt, _variants(tshirt)[0]), Fact("request:options", "request", "The customer asked for blue"))
+    system = build_messages(ReplyRequest("how much?", facts, "T", must_state=("price", "availability")))[0]["content"]
+    assert facts[0].text in system and "asked for blue" not in system
+    assert system.endswith("Your answer must state the price and whether it is in stock.")
+    plain = build_messages(ReplyRequest("hi", facts[:1], "T"))[0]["content"]
+    assert "must state" not in plain  # training prompts (no must_state) are unchanged
