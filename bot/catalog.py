@@ -189,6 +189,8 @@ def answer(store, query: CatalogQuery, nearest: Callable[[str], list[str]] | Non
         return _not_sold(store, query, nearest)
     if query.want == "compare" and query.compare:
         return _compare(store, query)
+    if not (query.product_ids or query.options or query.price_min is not None or query.price_max is not None):
+        return _whole_catalog(store, query)
     pool = _pool(store, query.product_ids)
     if not pool:
         return CatalogAnswer("I couldn't find that in our catalog.", found=False)
@@ -216,6 +218,22 @@ def _answer(text: str, shown: list[dict], extra=(), must_state=(), found=True, q
     pids = tuple(dict.fromkeys(v["product_id"] for v in shown))
     return CatalogAnswer(text, _facts(shown, list(extra)), tuple(v["item_id"] for v in shown), pids,
                          tuple(must_state), found)
+
+
+def _whole_catalog(store, query: CatalogQuery) -> CatalogAnswer:
+    """A question about the shop as a whole ("what do you sell?"): the kinds of products, not 591 variants."""
+    variants = [v for v in store.variants() if v["available"] or not query.in_stock]
+    names = list(dict.fromkeys(v["name"] for v in variants))
+    counts = [count_fact("kinds of products", len(names)), count_fact("variants", len(variants))]
+    if query.want == "count":
+        text = f"We sell {len(names)} kinds of products in {len(variants)} variants" + \
+            (" that can be ordered now." if query.in_stock else ".")
+        return CatalogAnswer(text, tuple(counts))
+    more = len(names) - MAX_LISTED
+    text = f"We sell {len(names)} kinds of products, for example {joined(names[:MAX_LISTED])}" + \
+        (f", and {more} more: tell me what you are looking for and I'll find it." if more > 0 else ".")
+    extra = [count_fact("kinds of products not named", more)] if more > 0 else []
+    return CatalogAnswer(text, tuple(counts + extra))
 
 
 def _not_sold(store, query: CatalogQuery, nearest) -> CatalogAnswer:

@@ -136,3 +136,13 @@ def test_suggestions_stay_inside_the_budget_and_give_one_reason_without_repeatin
         assert "hiking" in s.reason and "$100.00 budget" in s.reason and ";" not in s.reason
     none = catalog.suggest(shop, CatalogQuery(price_max=100), [v for v in pool if v["name"] == "Hiking Boots"])
     assert none.chosen == () and none.nearest["price"] > 100  # nothing fits: say so, never suggest it
+
+
+def test_a_question_about_the_whole_shop_names_kinds_not_variants(shop, checked):
+    a = catalog.answer(shop, CatalogQuery(want="list"))
+    assert a.text.startswith(f"We sell {len(shop.product_ids())} kinds of products") and "- " not in a.text
+    assert "and 45 more" in a.text
+    checked(a)
+    n = catalog.answer(shop, CatalogQuery(want="count", in_stock=True))
+    assert f"{sum(v['available'] for v in shop.variants())} variants that can be ordered now" in n.text
+    checked(n)
