@@ -240,6 +240,37 @@ def table(cells: list[Cell]) -> str:
     return "\n".join(lines)
 
 
+def profile(args) -> int:
+    """Where one process's time goes per message: CPU seconds per answer and the share spent encoding text."""
+    import cProfile
+    import pstats
+
+    from bot import Bot
+    from bot.config import BotConfig
+
+    folder = Path(tempfile.mkdtemp(prefix="shopbot-profile-"))
+    if (Path(args.data_dir) / "index").is_dir():
+        shutil.copytree(Path(args.data_dir) / "index", folder / "index")
+    bot = Bot.load(folder, config=BotConfig(use_model=False))
+    bot.respond(QUESTIONS[0], "warm-up")
+    n = args.profile
+    profiler = cProfile.Profile()
+    cpu, wall = time.process_time(), time.perf_counter()
+    profiler.enable()
+    for i in range(n):
+        bot.respond(QUESTIONS[i % len(QUESTIONS)], f"p{i % 4}")
+    profiler.disable()
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    stats = pstats.Stats(profiler).stats
+    encode = sum(v[3] for k, v in stats.items() if k[2] == "encode" and "embeddings" in k[0])
+    total = sum(v[3] for k, v in stats.items() if k[2] == "respond" and k[0].endswith("agent.py"))
+    print(f"{n} answers in one process (templates, under cProfile): {cpu / n:.3f} s CPU and {wall / n:.3f} s wall "
+          f"per answer; encoding text {encode / total:.0%} of Bot.respond's time")
+    bot.close()
+    shutil.rmtree(folder, ignore_errors=True)
+    return 0
+
+
 def main(argv=None) -> int:
     from knowledge.paths import default_data_dir
 
@@ -260,7 +291,11 @@ def main(argv=None) -> int:
     p.add_argument("--data-dir", default=str(default_data_dir()), help="where setup built the search index")
     p.add_argument("--json", default=None, help="also write the rows to this JSON file")
     p.add_argument("--keep", action="store_true", help="keep each server's data folder and log")
+    p.add_argument("--profile", type=int, default=0, metavar="N",
+                   help="instead of the load test, profile N answers in this process (CPU per answer, encoder share)")
     args = p.parse_args(argv)
+    if args.profile:
+        return profile(args)
     cells: list[Cell] = []
     if args.baseline:
         cells += asyncio.run(run_server("sqlite", 1, 4, [min(args.conversations)], args))
