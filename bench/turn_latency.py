@@ -44,7 +44,9 @@ def recording_writer(engine: str, threads: int):
                     (reply.used_model, reply.fell_back, request.use_model))
             return reply
 
-    config = WriterConfig(engine=engine, threads=threads)
+    # retry_after_s=0: a time-out under load must not switch the model off for the turns that follow (the app
+    # waits a minute); every turn asks the model, so its latency is what is measured
+    config = WriterConfig(engine=engine, threads=threads, retry_after_s=0.0)
     return Recording(ModelGenerator(config), config)
 
 

@@ -112,6 +112,8 @@ class ModelGenerator:
         with self._lock:
             if self._engine is None:
                 c = self.config
+                if c.threads and c.engine != "transformers":  # the transformers engine sets it on load
+                    _torch_threads(c.threads)
                 self._engine = make_engine(c.engine, base_path=c.base_path, adapter_path=c.adapter_path,
                                            quantize=c.quantize, threads=c.threads, workers=c.workers)
         return self._engine
@@ -129,6 +131,15 @@ class ModelGenerator:
         for _ in streamed:
             pass
         return usable_text(streamed.generation)
+
+
+def _torch_threads(n: int) -> None:
+    """One torch thread per conversation for the rest of the turn (the bot's reader, embeddings): on a shared
+    2-core CPU two torch threads per turn were several times slower (docs/trust.md)."""
+    import importlib.util
+    if importlib.util.find_spec("torch") is not None:
+        import torch
+        torch.set_num_threads(n)
 
 
 class ScriptedGenerator:
