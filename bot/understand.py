@@ -51,7 +51,9 @@ class Reader:
         with self._lock:
             if self._classifier is None:
                 from .nlu.classify import MiniLMClauses
-                self._classifier = MiniLMClauses.load(embedder=self.embedder)
+                same = self.embedder is not None and getattr(self.embedder, "name", "") == MiniLMClauses.load().embedder_name
+                # a search index may run on another embedder (tests use a hashing one); the classifier needs its own
+                self._classifier = MiniLMClauses.load(embedder=self.embedder if same else None)
             return self._classifier
 
     def _heads(self):

@@ -141,8 +141,11 @@ def _reader(name: str, store, index, embedder, cache: dict):
 
 
 def evaluate(store, index=None, embedder=None, candidates=("minilm", "chars"), generated=400, seed=1) -> dict:
+    from .nlu.train import training_clauses
     dev = dev_set(store, generated, seed)
+    trained = {c.lower().strip(" ?.!") for c, _, _ in training_clauses(store)}
     report = {"examples": len(dev), "sources": dict(Counter(e["source"] for e in dev)),
+              "seen": sum(1 for e in dev if e["text"].lower().strip(" ?.!") in trained),
               "with_state": sum(1 for e in dev if e["state"].get("awaiting") or e["state"]["focus"] != empty_focus()),
               "candidates": {}}
     cache: dict = {}
@@ -174,7 +177,8 @@ def evaluate(store, index=None, embedder=None, candidates=("minilm", "chars"), g
 def print_table(report: dict, show_misses: int = 0) -> None:
     names = list(report["candidates"])
     print(f"dev split: {report['examples']} messages ({', '.join(f'{k} {v}' for k, v in report['sources'].items())}); "
-          f"{report['with_state']} read with a dialogue state")
+          f"{report['with_state']} read with a dialogue state; {report['seen']} whose exact wording is also a training "
+          f"clause (short answers such as 'yes', 'thanks')")
     print(f"{'kind':<14}{'n':>5}" + "".join(f"{n:>10}" for n in names))
     kinds = sorted({k for c in report["candidates"].values() for k in c["kinds"]})
     for k in kinds:

@@ -70,13 +70,29 @@ def tau_clauses(rng: random.Random, limit: int = 400) -> list[tuple[str, str, st
     return out[:limit]
 
 
+def dev_wordings() -> set[str]:
+    """The dev families' fixed wordings and the hand-written dev messages, lower case: kept out of the Bitext and
+    tau-bench training clauses (the generator's train families are kept apart by the dev test instead)."""
+    from .generate import phrasings
+    p = phrasings()
+    tables = list(p["requests"].values()) + list(p["details"].values()) + list(p["pieces"].values())
+    from importlib import resources
+    import yaml
+    hand = yaml.safe_load((resources.files("bot") / "data" / "nlu" / "dev_hand.yaml").read_text(encoding="utf-8"))
+    texts = [m["text"] for m in hand["messages"]] + [t["text"] for c in hand["conversations"] for t in c]
+    return {t.lower().strip(" ?.!") for table in tables if isinstance(table, dict)
+            for t in table.get("dev", []) if "{" not in t} | {t.lower().strip(" ?.!") for t in texts}
+
+
 def training_clauses(store, n_messages: int = 8000, seed: int = 0) -> list[tuple[str, str, str]]:
     """(clause, awaiting, label) triples from the generator's train families, Bitext and tau-bench train."""
     from .generate import Generator
     rng = random.Random(seed)
     gen = Generator(store, "train", seed)
     out = [c for ex in gen.examples(n_messages) for c in ex.clauses]
-    return out + bitext_clauses(rng) + tau_clauses(rng)
+    held_out = dev_wordings()
+    outside = [c for c in bitext_clauses(rng) + tau_clauses(rng) if c[0].lower().strip(" ?.!") not in held_out]
+    return out + outside
 
 
 class CachedEmbedder:
