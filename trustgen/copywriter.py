@@ -7,7 +7,7 @@ long, misses the product or its options, states an unasked price or echoes the i
 replaced by copy composed from the reviewed phrasebook in prompts/copy.yaml, checked the same way. Out-of-stock
 variants are never advertised: the nearest in-stock variant is offered instead. Output is labelled advertising.
 
-    shopbot copy 1240311797 [--style warm] [--price] [--no-model]
+    shopbot copy 1240311797 [--style warm] [--price] [--model]
     shopbot copy --product "Electric Kettle" --format json     # one copy per in-stock variant, for a feed
     shopbot copy --list kettle                                 # item ids
 """
@@ -195,9 +195,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--price", action="store_true", help="state the variant's own price in the copy")
     parser.add_argument("--format", default="text", choices=["text", "json"], help="json: a feed of copies")
     parser.add_argument("--list", metavar="NAME", help="list the item ids of products whose name contains NAME")
-    parser.add_argument("--no-model", action="store_true", help="compose from the phrasebook (no language model)")
+    parser.add_argument("--model", action="store_true",
+                        help="let the language model draft the copy (drafts that fail a rule are replaced by the "
+                             "phrasebook); default: the phrasebook, which measured better per second (docs/copy.md)")
+    parser.add_argument("--no-model", action="store_true", help="compose from the phrasebook (the default)")
     parser.add_argument("--adapter", default=None,
-                        help="LoRA adapter for the model: a folder, 'none', or default (the copy adapter if present)")
+                        help="with --model: a LoRA folder, 'none', or default (the copy adapter if present)")
 
 
 def _product_variants(store, key: str) -> list[dict]:
@@ -210,7 +213,7 @@ def _product_variants(store, key: str) -> list[dict]:
 
 
 def _generator(args):
-    if args.no_model:
+    if args.no_model or not args.model:
         return None
     from pathlib import Path
 
