@@ -106,6 +106,7 @@ def compose(variant: dict, settings: CopySettings = CopySettings(), shape: int |
     if len(out) < 3 or len(" ".join(out).split()) < CopyRules().min_words:  # few options: a second closer
         out.append(closer[(c + 1) % len(closer)])
     text = re.sub(r"\b([Aa]) (?=[AEIOaeio])", r"\1n ", " ".join(out))  # "a Ethernet" -> "an Ethernet"
+    text = re.sub(r"\b([Aa])n (?=[b-df-hj-np-tv-z])", r"\1 ", text)  # "an laser" -> "a laser" ("an RGB" stays)
     return text[0].upper() + text[1:]
 
 
