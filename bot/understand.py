@@ -145,7 +145,12 @@ class Reader:
         focus = {**empty_focus(), **(state.get("focus") or {})}
         named = [p for m in mentions if m.kind == "product" for p in m.product_ids]
         named = list(dict.fromkeys(named))
-        refers = want.startswith("focus") or want == "refine" or (not named and _refers_back(text, lex))
+        asked = lex.option_asked(mentions, named or list(focus["product_ids"][:1]))
+        refers = want.startswith("focus") or want == "refine" or (not named and _refers_back(text, lex)) or \
+            (not named and want in ("option_values", "details") and bool(asked))
+        if not named and asked and _refers_back(text, lex) and focus["product_ids"] and \
+                not any(m.kind == "value" and m.option == asked for m in mentions):
+            want = "focus_option"  # "what about its power source", "are they waterproof"
         product_ids = named or (list(focus["product_ids"][:1]) if refers or want == "refine" else [])
         numeric = {m.text for m in mentions if m.kind == "value" and m.text.replace(".", "").isdigit()}
         lo, hi = self._heads()[0].bounds(text, skip=numeric)  # "size 12" is an option value, not a price
@@ -176,6 +181,8 @@ class Reader:
         option = asked if want in ("option_values", "details") else ""
         if want == "option_values" and not option:
             want = "details"
+        if want == "details" and not option and options:
+            want = "list"  # "show me t-shirts in medium": the values are a filter, not a question about them
         if want == "compare":
             refs = _compare_refs(lex, mentions)
             return CatalogQuery(want="compare", product_ids=tuple(dict.fromkeys(r.product_id for r in refs)),

@@ -162,7 +162,11 @@ class Lexicon:
 
     def _modified_head(self, key, toks, i) -> bool:
         """A bare head noun after a word the catalog doesn't know names something else: "washing machine"."""
-        if key not in self.weak or i == 0:
+        if key not in self.weak:
+            return False
+        if key[0] in self.common:
+            return True  # "set me back" is not a Dumbbell Set
+        if i == 0:
             return False
         before = toks[i - 1]
         known = before in self.filler or any(before in k for k in self.values) or before.isdigit()
