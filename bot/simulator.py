@@ -288,7 +288,7 @@ class Customer:
         if v.chance(v.identify_first) and (self.emails or (self.name and self.zip)):
             who = (v.pick("identify_who_email", email=self.emails[0]) if self.emails else
                    v.pick("identify_who_name", first=self.name[0], last=self.name[1], zip=self.zip))
-            self.tries_identify = 1 if self.emails else 0  # asked again, they say their name again
+            # not counted as a try: asked who they are, a person says the same again before anything else
             intro += v.pick("identify_volunteer", who=who)
         return self.say(intro) + self.opener(action)
 

@@ -257,3 +257,14 @@ def test_every_message_is_text_and_the_customer_stops(shop, style):
 def test_unknown_style_is_refused(shop):
     with pytest.raises(ValueError, match="unknown customer style"):
         Customer(dev(0), shop, "shouting")
+
+
+def test_volunteered_identity_is_said_again_when_asked(shop):
+    for r in range(40):  # find a run whose first message already says who the customer is
+        c = Customer(dev(2), shop, "casual", repeat=r)
+        first = c.first_message()
+        if "harper.moore2816@example.com" in first:
+            break
+    else:
+        pytest.fail("no casual opener volunteered the email in 40 repeats")
+    assert "harper.moore2816@example.com" in c.answer(TODAY[0][0])
