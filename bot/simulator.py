@@ -312,6 +312,8 @@ class Customer:
         self.heard.append(heard)
         v, action = self.voice, self.current()
         if heard.kind == "identify":
+            if len(self.turns_heard("identify")) == 2:
+                self.events.append("asked again: identify")
             return self.identify()
         if heard.kind == "handover":  # a person takes over; the scripted customer has nothing more to add
             self.events.append("handed over")
@@ -369,6 +371,9 @@ class Customer:
         if self.restated[self.step] > 2:
             return self.move_on(v.pick("never_mind"))
         return self.say(v.pick("restate")) + self.opener(action, full=True)
+
+    def turns_heard(self, kind: str) -> list[Heard]:
+        return [h for h in self.heard if h.kind == kind]
 
     def asked_item(self, action, heard: Heard, text: str) -> tuple[dict, dict] | None:
         """(old item, new variant) the assistant's question is about: named in the question, else in the reply."""
