@@ -63,5 +63,7 @@ def build_messages(request: ReplyRequest) -> list[dict]:
         if role in ("user", "assistant") and str(text).strip():
             messages.append({"role": role, "content": str(text).strip()})
     message = str(request.message or "").strip() or prompt_wording()["empty_message"]
+    if request.must_state:  # said again beside the question, where the small model attends most
+        message += "\n\n" + messages[0]["content"].rsplit("\n\n", 1)[-1]
     messages.append({"role": "user", "content": message})
     return messages

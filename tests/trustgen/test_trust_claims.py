@@ -422,5 +422,7 @@ def test_the_prompt_hides_restated_requests_and_says_what_must_be_stated(shop, t
     system = build_messages(ReplyRequest("how much?", facts, "T", must_state=("price", "availability")))[0]["content"]
     assert facts[0].text in system and "asked for blue" not in system
     assert system.endswith("Your answer must state the price and whether it is in stock.")
+    asked = build_messages(ReplyRequest("how much?", facts, "T", must_state=("price",)))[-1]["content"]
+    assert asked.startswith("how much?") and asked.endswith("Your answer must state the price.")
     plain = build_messages(ReplyRequest("hi", facts[:1], "T"))[0]["content"]
     assert "must state" not in plain  # training prompts (no must_state) are unchanged
