@@ -70,6 +70,12 @@ def test_dev_phrasings_are_never_trained_on(demo_db):
 @pytest.mark.slow
 def test_the_reader_on_the_hand_written_dev_messages(demo_db):
     from bot.understand_eval import evaluate
+    from knowledge.documents import faq_documents, policy_documents
+    from knowledge.embeddings import default_embedder
+    from knowledge.faq import load_faq, load_policy
+    from knowledge.index import SearchIndex
     from knowledge.store import Store
-    report = evaluate(Store(demo_db), candidates=("minilm",), generated=0)
+    faq = load_faq()  # policy questions are scored on their FAQ passage too: an index of FAQ and policy
+    index = SearchIndex.build(faq_documents(faq) + policy_documents(load_policy(), faq=faq), embedder=default_embedder())
+    report = evaluate(Store(demo_db), index, default_embedder(), candidates=("minilm",), generated=0)
     assert report["candidates"]["minilm"]["sources"]["hand"] >= 0.9
