@@ -6,7 +6,7 @@ by product, the same seeded split as copy_eval). Attribute sentences: one semiPQ
 answered with the sentence a person wrote for it (amazon-pqa/semiPQA, train split only), so the model learns to
 state a value in plain words. It does not train; `shopbot train --preset copy-lora` does.
 
-    python -m trustgen.copy_data --out /tmp/copy-data
+    python -m trustgen.copy_data --out copy-data
 """
 from __future__ import annotations
 
