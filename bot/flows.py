@@ -187,7 +187,10 @@ class Flows:
             task = None  # dropped, and the same message asks for something else
             state["awaiting"] = ""
         if asked and (not task or not self.same_task(task, asked.task)):
-            task = state["task"] = {"kind": asked.task, "order_id": None, "items": [], "new_items": [],
+            # swapping items is an exchange for a delivered order and a modification for a pending one: the
+            # order's status decides, whichever word the customer used
+            kind = "change" if asked.task in ("exchange", "modify_items") else asked.task
+            task = state["task"] = {"kind": kind, "order_id": None, "items": [], "new_items": [],
                                     "intent": INTENTS.get(asked.task, asked.task), "said": {}}
             state["awaiting"] = "" if state.get("awaiting") != "identify" else "identify"
         if task:
