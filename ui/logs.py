@@ -14,13 +14,20 @@ from bot.privacy import mask_personal
 _formatter = logging.Formatter()
 
 
+def _masked(value):
+    return mask_personal(value) if isinstance(value, str) else value
+
+
 def _masked_factory(original):
     def factory(*args, **kwargs):
         record = original(*args, **kwargs)
-        try:
-            record.msg, record.args = mask_personal(record.getMessage()), ()
-        except Exception:  # noqa: BLE001 - a record whose arguments do not format is left for logging to report
-            return record
+        # The arguments keep their shape: formatters such as uvicorn's access log unpack them.
+        if isinstance(record.msg, str):
+            record.msg = mask_personal(record.msg)
+        if isinstance(record.args, dict):
+            record.args = {k: _masked(v) for k, v in record.args.items()}
+        elif isinstance(record.args, tuple):
+            record.args = tuple(_masked(a) for a in record.args)
         if record.exc_info and not record.exc_text:
             record.exc_text = mask_personal(_formatter.formatException(record.exc_info))
         return record

@@ -84,3 +84,21 @@ def test_staff_pages_need_a_signed_in_staff_member(tmp_path):
                         follow_redirects=False)
     assert login.status_code == 303
     assert client.get("/insights/", headers={"accept": "application/json"}).status_code != 401
+
+
+def test_masked_records_keep_their_arguments_for_formatters_that_unpack_them():
+    """uvicorn's access log unpacks five arguments; masking must not collapse them into the message."""
+    from uvicorn.logging import AccessFormatter
+
+    from ui.logs import install_masking
+    original = logging.getLogRecordFactory()
+    try:
+        install_masking()
+        record = logging.getLogger("uvicorn.access").makeRecord(
+            "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+            ("127.0.0.1:5000", "GET", "/v1/x?email=noah.brown7922@example.com", "1.1", 200), None)
+        line = AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s').format(record)
+        assert "noah.brown7922@example.com" not in line
+        assert "[email]" in line and "GET" in line and "200" in line
+    finally:
+        logging.setLogRecordFactory(original)
