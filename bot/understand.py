@@ -79,13 +79,18 @@ class Reader:
         if not text:
             return Reading(requests=(Request("unclear", confidence=0.0),), language=self.language)
         awaiting = state.get("awaiting") or ""
-        clauses = split_clauses(text, self.lexicon.data.get("request_breaks", []))
+        clauses = [c for clause in split_clauses(text, self.lexicon.data.get("request_breaks", []))
+                   for c in _identity_first(clause)]
         labels = self.classifier.predict(clauses, [awaiting] * len(clauses))
         groups: list[tuple[str, str, float]] = []  # (label, text, confidence)
         for clause, lab in zip(clauses, labels):
             label = lab.label
             if lab.confidence < MIN_CONFIDENCE and not any(m.kind == "product" for m in self.lexicon.mentions(clause)):
                 label = "unclear"
+            if groups and self._gives_reason(groups[-1][0], clause):
+                prev = groups[-1]  # the clause's own label was a guess at a reason; the cancel's confidence stands
+                groups[-1] = (prev[0], prev[1] + " " + clause, prev[2])
+                continue
             if groups and (_continues(groups[-1][0], label, clause) or _adds_bound(groups[-1][0], clause, self.lexicon)):
                 prev = groups[-1]
                 groups[-1] = (prev[0], prev[1] + " " + clause, min(prev[2], lab.confidence))
@@ -102,6 +107,13 @@ class Reader:
             requests.append(replace(request, confidence=round(conf, 3)))
         return Reading(requests=tuple(requests), language=self.language)
 
+    def _gives_reason(self, prev: str, clause: str) -> bool:
+        """"can u cancel it? not needed anymore": a reason said on its own after a cancel belongs to that cancel."""
+        if prev != "order_task:cancel" or spans.order_ids(clause) or \
+                any(m.kind == "product" for m in self.lexicon.mentions(clause)):
+            return False
+        return self._heads()[1].reason(clause) in REASONS
+
     def _answering(self, label: str, confidence: float, clause: str, state: dict) -> str:
         """A clause that gives what the assistant just asked for is a detail, whatever else it resembles:
         the task in progress restated ("the hose, i want the 50ft one instead" while asked which items), or a
@@ -110,6 +122,8 @@ class Reader:
         if not awaiting or awaiting in ("identify", "confirm"):
             return label
         kind, _, sub = label.partition(":")
+        if awaiting == "reason" and not spans.order_ids(clause) and self._heads()[1].reason(clause) in REASONS:
+            return "detail"  # "changed my mind" while asked why: the reason, whatever it resembles
         if kind == "order_task" and sub == task and not spans.order_ids(clause) or \
                 (kind == "order_task" and sub == task and awaiting != "order"):
             return "detail"
@@ -226,12 +240,14 @@ class Reader:
             order_ids = (focus["order_ids"][0],)  # "cancel that order"
         order = self._order_of(order_ids[0] if order_ids else (focus["order_ids"] or [None])[0])
         awaiting = state.get("awaiting") or ""
-        items = self._items(text, order, awaiting)
+        items = self._items(text, order, awaiting, _product_in_question(state, order))
+        if kind == "order_task" and task == "return" and any(c.new_options or c.same for c in items):
+            task = "change"  # "switch the kettle to the glass one, refund my visa": a new variant is wanted
         reason = ""
         if kind == "order_task" and task == "cancel" or awaiting == "reason":
             reason = self._heads()[1].reason(text)
             reason = reason if reason in REASONS or reason == "other" else ""
-        payment = self._payment(text) if (task in ("payment", "return", "exchange", "modify_items") or
+        payment = self._payment(text) if (task in ("payment", "return", "exchange", "modify_items", "change") or
                                           awaiting == "payment" or kind == "detail") else None
         address = ()
         if task in ("order_address", "user_address") or awaiting == "address" or kind == "detail":
@@ -252,16 +268,19 @@ class Reader:
             return None
         return order
 
-    def _items(self, text: str, order: dict | None, awaiting: str) -> list[ItemChange]:
+    def _items(self, text: str, order: dict | None, awaiting: str, asked_about: str = "") -> list[ItemChange]:
         """Items named, in order, each with the change wanted: "the blue t-shirt for a red one", "the same one".
 
         The text is cut into list parts (commas, "and"); a part naming a product starts an item, the option values
         before a change word ("for", "to", "instead") describe it and those after describe what it becomes. A part
-        that looks like an item but names nothing in the catalog is kept with its words, never dropped."""
+        that looks like an item but names nothing in the catalog is kept with its words, never dropped; a part
+        that says how to pay ("my gift card for any difference") is the payment, not an item. Values in brackets
+        after a product describe that item ("the kettle (capacity: 2l, color: white)"). While a new variant is
+        asked for, bare values are read against the product in question (`asked_about`)."""
         lex = self.lexicon
         in_order = {i["product_id"] for i in (order or {}).get("items", [])}
         out: list[ItemChange] = []
-        for part in re.split(r",|;|&|\band\b|\bplus\b", text, flags=re.I):
+        for part in _list_parts(text):
             part = part.strip()
             if not part:
                 continue
@@ -293,14 +312,16 @@ class Reader:
                 out.append(ItemChange(item=ref, new_options=pairs(new), same=same and not new))
             elif out and (mentions or same):  # "... and in blue": more about the item before
                 last = out[-1]
-                pid = last.item.product_id
+                pid = last.item.product_id or (asked_about if awaiting == "new_item" else "")
                 values = lex.values_for(mentions, [pid]) if pid else {}
                 merged = {**dict(last.new_options), **values}
                 out[-1] = ItemChange(item=last.item, new_options=pairs(merged), same=(last.same or same) and not merged)
             elif awaiting == "new_item" and (mentions or same):  # "the red one": what the item becomes
-                new = _values(lex, mentions, None)
+                new = (lex.values_for(mentions, [asked_about]) if asked_about else {}) or _values(lex, mentions, None)
                 out.append(ItemChange(item=ItemRef(), new_options=pairs(new), same=same and not new))
             elif out or awaiting == "items":
+                if self._payment(part) is not None:
+                    continue  # "my gift card for any difference" says how to pay
                 words = _unmatched_item(part, lex)
                 if words:
                     out.append(ItemChange(item=ItemRef(mention=words)))
@@ -380,6 +401,19 @@ def split_clauses(text: str, breaks: list[str]) -> list[str]:
     return out or [text]
 
 
+IDENTITY_FIRST = re.compile(r"^\W*(?:(?:hi|hey|hello|hiya)\W+)?(?:(?:this is|it's|its|it is|i'm|im|i am|me)\s+)?"
+                            r"(" + spans.EMAIL.pattern + r")(?:\s+here)?\s*[.,:;!\-]*\s+", re.I)
+
+
+def _identity_first(clause: str) -> list[str]:
+    """"hey <email> here. exchange ...": who the customer is, then the request, as two clauses."""
+    m = IDENTITY_FIRST.match(clause)
+    rest = clause[m.end():].strip() if m else ""
+    if not m or len(rest.split()) < 2:
+        return [clause]
+    return [clause[:m.end()].strip(" ,;:-"), rest]
+
+
 def _continues(prev: str, label: str, clause: str) -> bool:
     """A clause that adds details to the request before it rather than asking something new."""
     if label in ("detail", "unclear") and prev.split(":")[0] in ("order_task", "detail", "identify"):
@@ -418,6 +452,41 @@ def _values(lex: Lexicon, mentions: list[Mention], product_ids) -> dict[str, str
         if common:
             out.setdefault(common, value)
     return out
+
+
+LIST_BREAK = re.compile(r",|;|&|\band\b|\bplus\b", re.I)
+
+
+def _list_parts(text: str) -> list[str]:
+    """The text cut at commas, "and", "plus", except inside brackets: "(capacity: 2l, color: white)" stays whole."""
+    parts, depth, last = [], 0, 0
+    spans_ = [(m.start(), m.end()) for m in LIST_BREAK.finditer(text)]
+    marks = {i for i, c in enumerate(text) if c in "()"}
+    pos = 0
+    for start, end in spans_:
+        for i in range(pos, start):
+            if i in marks:
+                depth = depth + 1 if text[i] == "(" else max(0, depth - 1)
+        pos = start
+        if depth == 0:
+            parts.append(text[last:start])
+            last = end
+    parts.append(text[last:])
+    return [p.replace("(", " ").replace(")", " ") for p in parts]
+
+
+def _product_in_question(state: dict, order: dict | None) -> str:
+    """The product of the item whose new variant the assistant asked for, else the product in focus."""
+    task = state.get("task")
+    if isinstance(task, dict) and order and task.get("asking") is not None:
+        items = task.get("items") or []
+        n = task["asking"]
+        if isinstance(n, int) and 0 <= n < len(items):
+            pid = next((i["product_id"] for i in order["items"] if i["item_id"] == items[n]), "")
+            if pid:
+                return pid
+    focus = state.get("focus") or {}
+    return (focus.get("product_ids") or [""])[0] if state.get("awaiting") == "new_item" else ""
 
 
 def _item_id(order: dict | None, pid: str, options: dict) -> str:

@@ -185,3 +185,67 @@ def test_empty_and_hostile_input(reader):
 def test_a_reading_round_trips_through_json(reader):
     reading = read(reader, "i want to return the bottle, the keyboard, the camera and the backpack from #W5490111")
     assert Reading.from_dict(reading.to_dict()) == reading
+
+
+# ---------------------------------------------------------------- failure kinds found by the end-to-end evaluation
+WRISTWATCH, GRILL_ORDER, KETTLE_ORDER = "6066914160", "#W2809253", "#W9154975"
+
+
+def test_an_email_volunteered_before_the_task_leaves_the_task_whole(reader):
+    reading = read(reader, "this is kim.o@example.net exchange on order w7553778: the wristwatch for a leather strap one")
+    assert reading.kinds == ("identify", "order_task")
+    who, task = reading.requests
+    assert who.email == "kim.o@example.net"
+    assert (task.task, task.order_ids) == ("exchange", ("#W7553778",))
+    assert [dict(c.new_options) for c in task.items] == [{"strap material": "leather"}]
+
+
+def test_a_reason_said_as_its_own_clause_belongs_to_the_cancel(reader):
+    request = only(read(reader, "can u cancel w6779827? dont need that stuff anymore"), "order_task")
+    assert (request.task, request.order_ids, request.reason) == ("cancel", ("#W6779827",), "no longer needed")
+    request = only(read(reader, "Cancel order W6779827. it got bought by accident"), "order_task")
+    assert (request.task, request.reason) == ("cancel", "ordered by mistake")
+    # while the assistant asks why, a reason is the answer whatever else it resembles
+    assert only(read(reader, "dont need it now", awaiting="reason", task="cancel"), "detail").reason == \
+        "no longer needed"
+
+
+def test_a_change_of_items_that_says_how_to_pay_is_not_a_return(reader):
+    request = only(read(reader, f"switch the kettle to the glass one in my order {KETTLE_ORDER[1:].lower()}, "
+                                "charge or refund my visa"), "order_task")
+    assert request.task in ("change", "modify_items", "exchange")
+    assert [(c.item.product_id, dict(c.new_options)) for c in request.items] == [(KETTLE, {"material": "glass"})]
+    assert (request.payment.source, request.payment.brand) == ("credit_card", "visa")
+
+
+def test_an_item_listed_with_its_options_in_brackets_is_described_not_changed(reader):
+    focus = {**empty_focus(), "order_ids": ["#W4817420"]}
+    request = only(reader.read("The action camera (resolution: 4K, waterproof: yes, color: black).",
+                               {"awaiting": "items", "task": "exchange", "focus": focus}), "detail")
+    [change] = request.items
+    assert (change.item.product_id, change.new_options) == (ACTION_CAMERA, ())
+    assert dict(change.item.options) == {"resolution": "4K", "waterproof": "yes", "color": "black"}
+    assert change.item.item_id
+
+
+def test_casual_new_options_are_read_against_the_product_in_question(reader, demo_db):
+    from knowledge.store import Store
+    store = Store(demo_db)
+    watch = next(i for i in store.get_order("#W5065081")["items"] if i["product_id"] == WRISTWATCH)
+    grill = next(i for i in store.get_order(GRILL_ORDER)["items"] if i["product_id"] == GRILL)
+    store.close()
+    for text, order_id, item, wanted in [
+            ("silicone with the black dial pls", "#W5065081", watch,
+             {"strap material": "silicone", "dial color": "black"}),
+            ("charcoal, large please", GRILL_ORDER, grill, {"type": "charcoal", "size": "large"})]:
+        state = {"awaiting": "new_item", "task": {"kind": "change", "items": [item["item_id"]], "asking": 0},
+                 "focus": {**empty_focus(), "order_ids": [order_id]}}
+        [change] = only(reader.read(text, state), "detail").items
+        assert dict(change.new_options) == wanted, text
+
+
+def test_a_payment_phrase_after_the_items_is_not_an_item(reader):
+    request = only(read(reader, "exchange the speaker for the black one from w6564160, my paypal for the price difference"),
+                   "order_task")
+    assert [(c.item.product_id, dict(c.new_options)) for c in request.items] == [(SPEAKER, {"color": "black"})]
+    assert request.payment.source == "paypal"
