@@ -97,18 +97,19 @@ class Bot:
         # Turns of one conversation run one at a time. The bot's lock guards the data; the writer lets it go
         # while the model generates, so other conversations read, act and generate meanwhile.
         with self._session_lock(session_id), self._lock, generating_outside(self._lock):
+            # No action may be taken that cannot be recorded: a full or read-only conversation store raises its
+            # storage error here, before the flows touch an order (the edge shows the customer a clear message).
+            self.memory.check_writable(session_id)
             reply, _facts, state, user_id, personalise, status = self._turn(message, session_id, act=True)
             reply = inert_reply(reply)  # no renderer may act on markup from the catalog, FAQ or customer
             if reply.action == "forget":  # nothing of this exchange is stored either
                 return _with(self.forget(session_id), notice=reply.notice)
-            self.memory.add_turn(session_id, "user", clean_message(message)[0] or "(empty message)")
-            if reply.handover:
-                summary = self._summary(session_id, message)
-                self.memory.open_ticket(session_id, reply.intent or "handover", summary)
-                status = "handover"
-            self.memory.save_session(session_id, user_id=user_id, state=state, personalise=personalise,
-                                     status=status)
-            turn_id = self.memory.add_turn(session_id, "assistant", reply.text, reply.to_dict())
+            said = clean_message(message)[0] or "(empty message)"
+            ticket = (reply.intent or "handover", self._summary(session_id, message, pending=said)) \
+                if reply.handover else None
+            turn_id = self.memory.record_exchange(session_id, said, reply.text, reply.to_dict(), user_id=user_id,
+                                                  state=state, personalise=personalise, status=status,
+                                                  ticket=ticket)  # all of it, or none of it
             return _with(reply, turn_id=turn_id)
 
     def preview(self, message: str, session_id: str = "default"):
@@ -223,9 +224,12 @@ class Bot:
             out.citations = checked.citations if out.awaiting != "identify" else []
         return out
 
-    def _summary(self, session_id: str, message: str) -> str:
-        turns = [t for t in self.memory.history(session_id, limit=12) if t.role in ("user", "assistant")]
-        lines = [f"{t.role}: {t.text[:200]}" for t in turns]
+    def _summary(self, session_id: str, message: str, pending: str | None = None) -> str:
+        """The conversation's last lines for a hand-over ticket; `pending`: the customer's turn not yet saved."""
+        turns = [(t.role, t.text) for t in self.memory.history(session_id, limit=12)
+                 if t.role in ("user", "assistant")]
+        turns += [("user", pending)] if pending is not None else []
+        lines = [f"{role}: {text[:200]}" for role, text in turns]
         return "\n".join(lines[-10:]) or f"user: {message[:200]}"
 
     # ---------------------------------------------------------------- around the dialogue

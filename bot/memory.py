@@ -5,11 +5,16 @@ and is safe to share between the web server's threads. Erasing a customer or a s
 rewrites the file (secure_delete, VACUUM, WAL checkpoint TRUNCATE) so the words are gone from the disk too. It
 stores what it is given; understanding is `bot.agent`'s. Identification is bound to its session and lapses after
 `identity_ttl_s` without a turn: the session then forgets who the customer is and any request in progress, so
-they must identify again. Opened by `Bot.load`; tests: tests/bot/test_memory_*, tests/ui/test_ui_sessions.py.
+they must identify again. A reply is recorded with `record_exchange` (the customer's turn, the session, any ticket
+and the reply in one transaction), after `check_writable` has shown the store can take it. Opened by `Bot.load`;
+tests: tests/bot/test_memory_*, tests/ui/test_ui_sessions.py, tests/security/test_security_degraded.py.
 """
 from __future__ import annotations
 
+import errno
 import json
+import os
+import shutil
 import sqlite3
 import threading
 import time
@@ -34,6 +39,9 @@ MAX_UNANSWERED = 50
 # What a session keeps when its identification lapses: what the conversation is about, never who or what task.
 KEPT_AFTER_IDENTITY_LAPSES = ("focus", "unclear")
 IDENTITY_TTL_S = 30 * 60  # idle seconds after which a session forgets who the customer is (the web app's setting)
+# Room an exchange may take (a 4,000-character message and its reply, state and ticket, in UTF-8, with margin): a
+# store that cannot grow by this much is refused before the bot acts, so no action is taken it cannot record.
+EXCHANGE_RESERVE_BYTES = 256 * 1024
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -235,13 +243,18 @@ class ConversationStore:
             raise TypeError(f"session state must be a dict, not {type(state).__name__}")
         state_json = _dumps(state)  # a TypeError here is the caller's bug: state must be plain JSON
         with self._transaction() as conn:
-            row = self._ensure_session(conn, session_id)
-            conn.execute("UPDATE sessions SET user_id = ?, state = ?, personalise = ?, status = ?, updated = ? "
-                         "WHERE session_id = ?", (user_id, state_json, int(bool(personalise)),
-                                                  status or row["status"], self._clock(), session_id))
-            if user_id is not None:  # tickets opened before the customer identified themselves are theirs too
-                conn.execute("UPDATE tickets SET user_id = ? WHERE session_id = ? AND user_id IS NULL",
-                             (user_id, session_id))
+            self._update_session(conn, self._ensure_session(conn, session_id), user_id, state_json, personalise,
+                                 status)
+
+    def _update_session(self, conn, row: sqlite3.Row, user_id: str | None, state_json: str, personalise: bool,
+                        status: str | None) -> None:
+        session_id = row["session_id"]
+        conn.execute("UPDATE sessions SET user_id = ?, state = ?, personalise = ?, status = ?, updated = ? "
+                     "WHERE session_id = ?", (user_id, state_json, int(bool(personalise)),
+                                              status or row["status"], self._clock(), session_id))
+        if user_id is not None:  # tickets opened before the customer identified themselves are theirs too
+            conn.execute("UPDATE tickets SET user_id = ? WHERE session_id = ? AND user_id IS NULL",
+                         (user_id, session_id))
 
     def sessions_of(self, user_id: str) -> list[str]:
         """The customer's sessions, newest first."""
@@ -258,11 +271,56 @@ class ConversationStore:
         reply_json = None if reply is None else _dumps(reply)
         with self._transaction() as conn:
             self._ensure_session(conn, session_id)
-            now = self._clock()
-            cur = conn.execute("INSERT INTO turns (session_id, role, text, reply, created) VALUES (?, ?, ?, ?, ?)",
-                               (session_id, role, clean_text("" if text is None else text), reply_json, now))
-            conn.execute("UPDATE sessions SET updated = ? WHERE session_id = ?", (now, session_id))
-            return cur.lastrowid
+            return self._insert_turn(conn, session_id, role, text, reply_json)
+
+    def _insert_turn(self, conn, session_id: str, role: str, text, reply_json: str | None) -> int:
+        now = self._clock()
+        cur = conn.execute("INSERT INTO turns (session_id, role, text, reply, created) VALUES (?, ?, ?, ?, ?)",
+                           (session_id, role, clean_text("" if text is None else text), reply_json, now))
+        conn.execute("UPDATE sessions SET updated = ? WHERE session_id = ?", (now, session_id))
+        return cur.lastrowid
+
+    def record_exchange(self, session_id: str, message: str, reply_text: str, reply: dict, *,
+                        user_id: str | None, state: dict, personalise: bool, status: str | None = None,
+                        ticket: tuple[str, str] | None = None) -> int:
+        """One exchange in ONE transaction: the customer's turn, a hand-over ticket (`(reason, summary)`, which
+        puts the session in 'handover'), the session's state and the assistant's turn; returns the assistant
+        turn's id. If any part cannot be written, none is."""
+        session_id = _check_id("session id", session_id)
+        user_id = None if user_id is None else _check_id("user id", user_id)
+        if status is not None and status not in STATUSES:
+            raise ValueError(f"session status must be one of {STATUSES}, not {status!r}")
+        if not isinstance(state, dict):
+            raise TypeError(f"session state must be a dict, not {type(state).__name__}")
+        state_json, reply_json = _dumps(state), _dumps(reply)
+        with self._transaction() as conn:
+            row = self._ensure_session(conn, session_id)
+            self._insert_turn(conn, session_id, "user", message, None)
+            if ticket is not None:
+                self._insert_ticket(conn, row, *ticket)
+                status = "handover"
+            self._update_session(conn, row, user_id, state_json, personalise, status)
+            return self._insert_turn(conn, session_id, "assistant", reply_text, reply_json)
+
+    def check_writable(self, session_id: str) -> None:
+        """Raise what a write would raise if an exchange of this session could not be recorded now (disk full,
+        the file at its size limit, read-only); nothing is kept. A probe in a rolled-back transaction writes a
+        turn of EXCHANGE_RESERVE_BYTES (the pages must be allocatable: SQLite's max_page_count, query_only, a
+        read-only file); the disk must hold as much again, as pages are only written to it at commit."""
+        session_id = _check_id("session id", session_id)
+        if not os.access(self.path, os.W_OK):
+            raise PermissionError(errno.EACCES, "the conversation store cannot be written", str(self.path))
+        if shutil.disk_usage(self.path.parent).free < EXCHANGE_RESERVE_BYTES:
+            raise OSError(errno.ENOSPC, "no room on the disk for the conversation store", str(self.path.parent))
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._ensure_session(self._conn, session_id)
+                self._conn.execute("INSERT INTO turns (session_id, role, text, created) VALUES (?, 'system', "
+                                   "zeroblob(?), 0)", (session_id, EXCHANGE_RESERVE_BYTES))
+            finally:
+                if self._conn.in_transaction:  # SQLite may have rolled back already (SQLITE_FULL does)
+                    self._conn.execute("ROLLBACK")
 
     def history(self, session_id: str, limit: int | None = None) -> list[Turn]:
         """The session's turns, oldest first; `limit` keeps the most recent ones."""
@@ -287,15 +345,17 @@ class ConversationStore:
         """A hand-over ticket for a person; the session waits in status 'handover'."""
         session_id = _check_id("session id", session_id)
         with self._transaction() as conn:
-            row = self._ensure_session(conn, session_id)
-            now = self._clock()
-            cur = conn.execute("INSERT INTO tickets (session_id, user_id, reason, summary, created) "
-                               "VALUES (?, ?, ?, ?, ?)", (session_id, row["user_id"], clean_text(reason),
-                                                          clean_text(summary), now))
-            conn.execute("UPDATE sessions SET status = 'handover', updated = ? WHERE session_id = ?",
-                         (now, session_id))
-            ticket = conn.execute("SELECT * FROM tickets WHERE ticket_id = ?", (cur.lastrowid,)).fetchone()
+            ticket = self._insert_ticket(conn, self._ensure_session(conn, session_id), reason, summary)
         return _ticket(ticket)
+
+    def _insert_ticket(self, conn, row: sqlite3.Row, reason: str, summary: str) -> sqlite3.Row:
+        now = self._clock()
+        cur = conn.execute("INSERT INTO tickets (session_id, user_id, reason, summary, created) "
+                           "VALUES (?, ?, ?, ?, ?)", (row["session_id"], row["user_id"], clean_text(reason),
+                                                      clean_text(summary), now))
+        conn.execute("UPDATE sessions SET status = 'handover', updated = ? WHERE session_id = ?",
+                     (now, row["session_id"]))
+        return conn.execute("SELECT * FROM tickets WHERE ticket_id = ?", (cur.lastrowid,)).fetchone()
 
     def tickets(self, status: str | None = "open") -> list[Ticket]:
         """Tickets with that status (None: all), oldest first, the order a queue is worked in."""
@@ -452,7 +512,10 @@ class _Transaction:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
-            self._conn.execute("ROLLBACK" if exc_type else "COMMIT")
+            if not exc_type:
+                self._conn.execute("COMMIT")
+            elif self._conn.in_transaction:  # SQLITE_FULL and I/O errors may have rolled it back already
+                self._conn.execute("ROLLBACK")
         finally:
             self._lock.release()
 

@@ -5,7 +5,9 @@ any worker can take any message. Each write is one transaction; the session's ro
 UPDATE) while a turn, ticket or state is written, so two workers never interleave changes to one session. Reads
 take any pooled connection and run concurrently. Erasure deletes the rows, then VACUUMs the tables so the dead
 row versions are removed from the table files; what PostgreSQL still holds afterwards (WAL, backups) is in
-docs/deploy.md. It stores what it is given, as bot/memory.py does. Tests: tests/test_pg_memory.py.
+docs/deploy.md. It stores what it is given, as bot/memory.py does; an exchange is recorded in one transaction
+(`record_exchange`) after a rolled-back probe write (`check_writable`). Tests: tests/test_pg_memory.py,
+tests/security/test_security_degraded.py.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from typing import Callable
 
 from knowledge.storage import database_url, migrate, open_database
 
-from .memory import (KEPT_AFTER_IDENTITY_LAPSES, LOW_CONFIDENCE, MAX_ID_CHARS, MAX_UNANSWERED, PERSON_INTENTS,
+from .memory import (EXCHANGE_RESERVE_BYTES, KEPT_AFTER_IDENTITY_LAPSES, LOW_CONFIDENCE, MAX_ID_CHARS, MAX_UNANSWERED, PERSON_INTENTS,
                      ROLES, STATUSES, TICKET_STATUSES, TOP_INTENTS, UNANSWERED_INTENTS, ConversationStore,
                      ConversationSummary, SessionState, Ticket, TicketNotFound, Turn, TurnNotFound, _check_id,
                      _number, clean_text)
@@ -38,6 +40,10 @@ def _dumps(value) -> str:
 
 def _id(kind: str, value) -> str:
     return _pg(_check_id(kind, value))
+
+
+class _ProbeDone(Exception):
+    """Ends check_writable's probe transaction with a rollback."""
 
 
 class PgConversationStore:
@@ -111,13 +117,18 @@ class PgConversationStore:
             raise TypeError(f"session state must be a dict, not {type(state).__name__}")
         state_json = _dumps(state)
         with self.db.transaction() as conn:
-            row = self._ensure_session(conn, session_id)
-            conn.execute("UPDATE sessions SET user_id = ?, state = ?, personalise = ?, status = ?, updated = ? "
-                         "WHERE session_id = ?", (user_id, state_json, int(bool(personalise)),
-                                                  status or row["status"], self._clock(), session_id))
-            if user_id is not None:  # tickets opened before the customer identified themselves are theirs too
-                conn.execute("UPDATE tickets SET user_id = ? WHERE session_id = ? AND user_id IS NULL",
-                             (user_id, session_id))
+            self._update_session(conn, self._ensure_session(conn, session_id), user_id, state_json, personalise,
+                                 status)
+
+    def _update_session(self, conn, row, user_id: str | None, state_json: str, personalise: bool,
+                        status: str | None) -> None:
+        session_id = row["session_id"]
+        conn.execute("UPDATE sessions SET user_id = ?, state = ?, personalise = ?, status = ?, updated = ? "
+                     "WHERE session_id = ?", (user_id, state_json, int(bool(personalise)),
+                                              status or row["status"], self._clock(), session_id))
+        if user_id is not None:  # tickets opened before the customer identified themselves are theirs too
+            conn.execute("UPDATE tickets SET user_id = ? WHERE session_id = ? AND user_id IS NULL",
+                         (user_id, session_id))
 
     def sessions_of(self, user_id: str) -> list[str]:
         """The customer's sessions, newest first."""
@@ -134,12 +145,53 @@ class PgConversationStore:
         reply_json = None if reply is None else _dumps(reply)
         with self.db.transaction() as conn:
             self._ensure_session(conn, session_id)
-            now = self._clock()
-            row = conn.execute("INSERT INTO turns (session_id, role, text, reply, created) VALUES (?, ?, ?, ?, ?) "
-                               "RETURNING turn_id", (session_id, role, _pg(clean_text("" if text is None else text)),
-                                                     reply_json, now)).fetchone()
-            conn.execute("UPDATE sessions SET updated = ? WHERE session_id = ?", (now, session_id))
-            return row[0]
+            return self._insert_turn(conn, session_id, role, text, reply_json)
+
+    def _insert_turn(self, conn, session_id: str, role: str, text, reply_json: str | None) -> int:
+        now = self._clock()
+        row = conn.execute("INSERT INTO turns (session_id, role, text, reply, created) VALUES (?, ?, ?, ?, ?) "
+                           "RETURNING turn_id", (session_id, role, _pg(clean_text("" if text is None else text)),
+                                                 reply_json, now)).fetchone()
+        conn.execute("UPDATE sessions SET updated = ? WHERE session_id = ?", (now, session_id))
+        return row[0]
+
+    def record_exchange(self, session_id: str, message: str, reply_text: str, reply: dict, *,
+                        user_id: str | None, state: dict, personalise: bool, status: str | None = None,
+                        ticket: tuple[str, str] | None = None) -> int:
+        """One exchange in ONE transaction: the customer's turn, a hand-over ticket (`(reason, summary)`, which
+        puts the session in 'handover'), the session's state and the assistant's turn; returns the assistant
+        turn's id. If any part cannot be written, none is."""
+        session_id = _id("session id", session_id)
+        user_id = None if user_id is None else _id("user id", user_id)
+        if status is not None and status not in STATUSES:
+            raise ValueError(f"session status must be one of {STATUSES}, not {status!r}")
+        if not isinstance(state, dict):
+            raise TypeError(f"session state must be a dict, not {type(state).__name__}")
+        state_json, reply_json = _dumps(state), _dumps(reply)
+        with self.db.transaction() as conn:
+            row = self._ensure_session(conn, session_id)
+            self._insert_turn(conn, session_id, "user", message, None)
+            if ticket is not None:
+                self._insert_ticket(conn, row, *ticket)
+                status = "handover"
+            self._update_session(conn, row, user_id, state_json, personalise, status)
+            return self._insert_turn(conn, session_id, "assistant", reply_text, reply_json)
+
+    def check_writable(self, session_id: str) -> None:
+        """Raise what a write would raise if an exchange of this session could not be recorded now; nothing is
+        kept. A probe in a rolled-back transaction locks the session's row and writes a turn of
+        EXCHANGE_RESERVE_BYTES: it fails on a read-only server or transaction (a standby,
+        default_transaction_read_only), a missing privilege, and a disk too full to extend the table."""
+        session_id = _id("session id", session_id)
+        try:
+            with self.db.transaction() as conn:
+                self._ensure_session(conn, session_id)
+                conn.execute("INSERT INTO turns (session_id, role, text, created) VALUES (?, 'system', "
+                             "(SELECT string_agg(md5(n::text), '') FROM generate_series(1, ?) AS n), 0)",
+                             (session_id, EXCHANGE_RESERVE_BYTES // 32))  # md5 text: it does not compress
+                raise _ProbeDone
+        except _ProbeDone:
+            pass
 
     def history(self, session_id: str, limit: int | None = None) -> list[Turn]:
         """The session's turns, oldest first; `limit` keeps the most recent ones."""
@@ -166,15 +218,18 @@ class PgConversationStore:
         """A hand-over ticket for a person; the session waits in status 'handover'."""
         session_id = _id("session id", session_id)
         with self.db.transaction() as conn:
-            row = self._ensure_session(conn, session_id)
-            now = self._clock()
-            ticket = conn.execute("INSERT INTO tickets (session_id, user_id, reason, summary, created) "
-                                  "VALUES (?, ?, ?, ?, ?) RETURNING *",
-                                  (session_id, row["user_id"], _pg(clean_text(reason)), _pg(clean_text(summary)),
-                                   now)).fetchone()
-            conn.execute("UPDATE sessions SET status = 'handover', updated = ? WHERE session_id = ?",
-                         (now, session_id))
+            ticket = self._insert_ticket(conn, self._ensure_session(conn, session_id), reason, summary)
         return _ticket(ticket)
+
+    def _insert_ticket(self, conn, row, reason: str, summary: str):
+        now = self._clock()
+        ticket = conn.execute("INSERT INTO tickets (session_id, user_id, reason, summary, created) "
+                              "VALUES (?, ?, ?, ?, ?) RETURNING *",
+                              (row["session_id"], row["user_id"], _pg(clean_text(reason)), _pg(clean_text(summary)),
+                               now)).fetchone()
+        conn.execute("UPDATE sessions SET status = 'handover', updated = ? WHERE session_id = ?",
+                     (now, row["session_id"]))
+        return ticket
 
     def tickets(self, status: str | None = "open") -> list[Ticket]:
         """Tickets with that status (None: all), oldest first, the order a queue is worked in."""
