@@ -213,3 +213,33 @@ def test_the_write_probe_refuses_a_full_or_read_only_store_and_keeps_nothing(tmp
                 store.check_writable("s")
             assert [t.text for t in store.history("s")] == ["earlier"]
 
+
+
+def test_the_write_probe_on_postgresql_refuses_a_store_it_may_not_write(pg_url):
+    """A role that may read the conversations but not add to them: the probe fails as the write would."""
+    import secrets
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+
+    from bot.memory_pg import PgConversationStore
+    with PgConversationStore(pg_url) as store:
+        store.add_turn("s", "user", "earlier")
+        schema = store.db.schema
+    role, parts = f"shopbot_reader_{secrets.token_hex(4)}", urlsplit(pg_url)
+    admin = psycopg.connect(urlunsplit(parts), autocommit=True)
+    database = admin.execute("SELECT current_database()").fetchone()[0]
+    try:
+        for sql in (f"CREATE ROLE {role} LOGIN", f'GRANT CREATE ON DATABASE "{database}" TO {role}',
+                    f"GRANT USAGE ON SCHEMA {schema} TO {role}",
+                    f"GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {role}"):
+            admin.execute(sql)
+        netloc = f"{role}@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        with PgConversationStore(urlunsplit(parts._replace(netloc=netloc))) as reader:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                reader.check_writable("s")
+            assert [t.text for t in reader.history("s")] == ["earlier"]
+    finally:
+        admin.execute(f"DROP OWNED BY {role}")
+        admin.execute(f"DROP ROLE IF EXISTS {role}")
+        admin.close()
