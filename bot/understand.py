@@ -118,10 +118,12 @@ class Reader:
         """A clause that gives what the assistant just asked for is a detail, whatever else it resembles:
         the task in progress restated ("the hose, i want the 50ft one instead" while asked which items), or a
         payment method when asked how to pay."""
-        awaiting, task = state.get("awaiting") or "", state.get("task") or ""
+        awaiting, task = state.get("awaiting") or "", _task_kind(state.get("task"))
         if not awaiting or awaiting in ("identify", "confirm"):
             return label
         kind, _, sub = label.partition(":")
+        if task == "change" and sub in ("exchange", "modify_items"):
+            sub = task  # the flows keep "change" until the order's status says which
         if awaiting == "reason" and not spans.order_ids(clause) and self._heads()[1].reason(clause) in REASONS:
             return "detail"  # "changed my mind" while asked why: the reason, whatever it resembles
         if kind == "order_task" and sub == task and not spans.order_ids(clause) or \
@@ -412,6 +414,11 @@ def _identity_first(clause: str) -> list[str]:
     if not m or len(rest.split()) < 2:
         return [clause]
     return [clause[:m.end()].strip(" ,;:-"), rest]
+
+
+def _task_kind(task) -> str:
+    """The task in progress: the flows keep a dict with its "kind"; a plain name is taken as it is."""
+    return (task.get("kind") or "") if isinstance(task, dict) else (task or "")
 
 
 def _continues(prev: str, label: str, clause: str) -> bool:

@@ -249,3 +249,11 @@ def test_a_payment_phrase_after_the_items_is_not_an_item(reader):
                    "order_task")
     assert [(c.item.product_id, dict(c.new_options)) for c in request.items] == [(SPEAKER, {"color": "black"})]
     assert request.payment.source == "paypal"
+
+
+def test_the_task_restated_while_asked_for_items_is_an_answer_with_the_flows_task_record(reader):
+    # the flows keep the task in progress as a record whose "kind" is "change" until the order's status decides
+    state = {"awaiting": "items", "task": {"kind": "change", "order_id": "#W4817420", "items": [], "new_items": []},
+             "focus": {**empty_focus(), "order_ids": ["#W4817420"]}}
+    request = only(reader.read("the kettle, i want to exchange it for the glass one", state), "detail")
+    assert [(c.item.product_id, dict(c.new_options)) for c in request.items] == [(KETTLE, {"material": "glass"})]
