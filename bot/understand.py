@@ -407,13 +407,22 @@ IDENTITY_FIRST = re.compile(r"^\W*(?:(?:hi|hey|hello|hiya)\W+)?(?:(?:this is|it'
                             r"(" + spans.EMAIL.pattern + r")(?:\s+here)?\s*[.,:;!\-]*\s+", re.I)
 
 
+IDENTITY_LAST = re.compile(r"[,;\-]\s*(?:(?:my\s+)?e-?mail(?:\s+address)?(?:\s+is|:)?|this is|it's|i'm|im|i am)?\s*"
+                           r"(" + spans.EMAIL.pattern + r")(?:\s+here)?\W*$", re.I)
+
+
 def _identity_first(clause: str) -> list[str]:
-    """"hey <email> here. exchange ...": who the customer is, then the request, as two clauses."""
+    """"hey <email> here. exchange ...", "return the kettle, my email is <email>": who the customer is, then the
+    request, as two clauses (the identity first, as the flows need it before any account action)."""
     m = IDENTITY_FIRST.match(clause)
     rest = clause[m.end():].strip() if m else ""
-    if not m or len(rest.split()) < 2:
-        return [clause]
-    return [clause[:m.end()].strip(" ,;:-"), rest]
+    if m and len(rest.split()) >= 2:
+        return [clause[:m.end()].strip(" ,;:-"), rest]
+    m = IDENTITY_LAST.search(clause)
+    rest = clause[:m.start()].strip() if m else ""
+    if m and len(rest.split()) >= 2:
+        return [clause[m.start():].strip(" ,;:-"), rest]
+    return [clause]
 
 
 def _task_kind(task) -> str:

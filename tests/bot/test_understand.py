@@ -198,6 +198,10 @@ def test_an_email_volunteered_before_the_task_leaves_the_task_whole(reader):
     assert who.email == "kim.o@example.net"
     assert (task.task, task.order_ids) == ("exchange", ("#W7553778",))
     assert [dict(c.new_options) for c in task.items] == [{"strap material": "leather"}]
+    # said after the task, in the same sentence: still read, and put first (the account is needed before acting)
+    reading = read(reader, "i'd like to send back the kettle from w4817420, my email is Kim.O@example.net")
+    assert reading.kinds == ("identify", "order_task")
+    assert (reading.requests[0].email, reading.requests[1].task) == ("kim.o@example.net", "return")
 
 
 def test_a_reason_said_as_its_own_clause_belongs_to_the_cancel(reader):
