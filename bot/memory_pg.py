@@ -19,7 +19,7 @@ from typing import Callable
 
 from knowledge.storage import database_url, migrate, open_database
 
-from .memory import (EXCHANGE_RESERVE_BYTES, KEPT_AFTER_IDENTITY_LAPSES, LOW_CONFIDENCE, MAX_ID_CHARS, MAX_UNANSWERED, PERSON_INTENTS,
+from .memory import (KEPT_AFTER_IDENTITY_LAPSES, LOW_CONFIDENCE, MAX_ID_CHARS, MAX_UNANSWERED, PERSON_INTENTS,
                      ROLES, STATUSES, TICKET_STATUSES, TOP_INTENTS, UNANSWERED_INTENTS, ConversationStore,
                      ConversationSummary, SessionState, Ticket, TicketNotFound, Turn, TurnNotFound, _check_id,
                      _number, clean_text)
@@ -179,16 +179,18 @@ class PgConversationStore:
 
     def check_writable(self, session_id: str) -> None:
         """Raise what a write would raise if an exchange of this session could not be recorded now; nothing is
-        kept. A probe in a rolled-back transaction locks the session's row and writes a turn of
-        EXCHANGE_RESERVE_BYTES: it fails on a read-only server or transaction (a standby,
-        default_transaction_read_only), a missing privilege, and a disk too full to extend the table."""
+        kept. A probe in a rolled-back transaction locks the session's row and writes a turn: it fails on a
+        read-only server or transaction (a standby, default_transaction_read_only), a missing privilege, and a
+        disk too full to extend the table. The server buffers writes, so a disk that fills up is not always
+        seen before the commit: a turn as large as an exchange (EXCHANGE_RESERVE_BYTES) would not change that,
+        and cost far more time every turn, so the probe row is small; record_exchange's one transaction covers
+        the rest."""
         session_id = _id("session id", session_id)
         try:
             with self.db.transaction() as conn:
                 self._ensure_session(conn, session_id)
-                conn.execute("INSERT INTO turns (session_id, role, text, created) VALUES (?, 'system', "
-                             "(SELECT string_agg(md5(n::text), '') FROM generate_series(1, ?) AS n), 0)",
-                             (session_id, EXCHANGE_RESERVE_BYTES // 32))  # md5 text: it does not compress
+                conn.execute("INSERT INTO turns (session_id, role, text, created) VALUES (?, 'system', '', 0)",
+                             (session_id,))
                 raise _ProbeDone
         except _ProbeDone:
             pass
