@@ -316,6 +316,12 @@ class Reader:
                 last = out[-1]
                 pid = last.item.product_id or (asked_about if awaiting == "new_item" else "")
                 values = lex.values_for(mentions, [pid]) if pid else {}
+                if values and awaiting != "new_item" and not last.new_options and _labelled(mentions, toks):
+                    # "the kettle, capacity 2l, color white": the item described option by option, not changed
+                    old = {**dict(last.item.options), **values}
+                    out[-1] = replace(last, item=replace(last.item, options=pairs(old),
+                                                         item_id=_item_id(order, pid, old)))
+                    continue
                 merged = {**dict(last.new_options), **values}
                 out[-1] = ItemChange(item=last.item, new_options=pairs(merged), same=(last.same or same) and not merged)
             elif awaiting == "new_item" and (mentions or same):  # "the red one": what the item becomes
@@ -423,6 +429,14 @@ def _identity_first(clause: str) -> list[str]:
     if m and len(rest.split()) >= 2:
         return [clause[m.start():].strip(" ,;:-"), rest]
     return [clause]
+
+
+def _labelled(mentions: list[Mention], toks: list[str]) -> bool:
+    """Every value in the part follows the name of its option ("color: white", "capacity 2l"), and no change word."""
+    values = [m for m in mentions if m.kind == "value"]
+    starts = {m.end for m in mentions if m.kind == "option"}
+    return bool(values) and not any(CHANGE_CUE.fullmatch(t) for t in toks) and \
+        all(v.start in starts for v in values)
 
 
 def _task_kind(task) -> str:

@@ -230,6 +230,11 @@ def test_an_item_listed_with_its_options_in_brackets_is_described_not_changed(re
     assert (change.item.product_id, change.new_options) == (ACTION_CAMERA, ())
     assert dict(change.item.options) == {"resolution": "4K", "waterproof": "yes", "color": "black"}
     assert change.item.item_id
+    # the same description without brackets, option by option
+    request = only(reader.read("the action camera, resolution 4K, waterproof yes, color black",
+                               {"awaiting": "items", "task": "exchange", "focus": focus}), "detail")
+    [plain] = request.items
+    assert (plain.item, plain.new_options) == (change.item, ())
 
 
 def test_casual_new_options_are_read_against_the_product_in_question(reader, demo_db):
