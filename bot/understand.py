@@ -102,10 +102,27 @@ class Reader:
             groups = groups[:first] + [g for g in groups[first:] if g[0].split(":")[0] not in ("thanks", "greeting")]
         requests = []
         for label, clause, conf in groups:
-            label = self._answering(label, conf, clause, state)
+            label = self._answering(self._scope(label, clause), conf, clause, state)
             request = self._request(label, clause, state, requests)
             requests.append(replace(request, confidence=round(conf, 3)))
         return Reading(requests=tuple(requests), language=self.language)
+
+    def _scope(self, label: str, clause: str) -> str:
+        """Policy or order task, by whose order it is about (the lexicon's `scope` words): a question about
+        what is possible that names no order of the customer's is a policy question; a wish about the customer's
+        own order is the task it names. Anything else keeps the classifier's label."""
+        scope = self.lexicon.data.get("scope")
+        if not scope or spans.order_ids(clause):
+            return label
+        own = _has_phrase(clause, scope["own_order"])
+        if label.startswith("order_task:") and not own and _has_phrase(clause, scope["asks_possible"]) and \
+                _has_phrase(clause, scope["general_object"]):
+            return "policy"
+        if label == "policy" and own and _has_phrase(clause, scope["wish"]):
+            for task, words in scope["task_words"].items():
+                if _has_phrase(clause, words):
+                    return f"order_task:{task}"
+        return label
 
     def _gives_reason(self, prev: str, clause: str) -> bool:
         """"can u cancel it? not needed anymore": a reason said on its own after a cancel belongs to that cancel."""

@@ -266,3 +266,14 @@ def test_the_task_restated_while_asked_for_items_is_an_answer_with_the_flows_tas
              "focus": {**empty_focus(), "order_ids": ["#W4817420"]}}
     request = only(reader.read("the kettle, i want to exchange it for the glass one", state), "detail")
     assert [(c.item.product_id, dict(c.new_options)) for c in request.items] == [(KETTLE, {"material": "glass"})]
+
+
+@pytest.mark.parametrize("text, kind, task", [
+    ("could i send back a product after it has arrived?", "policy", ""),
+    ("how can i swap an order item for a different colour?", "policy", ""),
+    ("i'd like to send back a couple of things from one of my orders", "order_task", "return"),
+    ("please exchange something from my order, it's the wrong size", "order_task", "exchange"),
+])
+def test_policy_or_task_is_decided_by_whose_order_it_is(reader, text, kind, task):
+    request = reader.read(text, {}).requests[0]
+    assert (request.kind, request.task) == (kind, task)
