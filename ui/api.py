@@ -18,6 +18,7 @@ import uuid
 from dataclasses import replace
 from typing import Literal
 
+import psycopg
 from fastapi import APIRouter, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -298,6 +299,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return error(400, f"The request does not have the expected shape ({where}).", "invalid_request_error")
 
     @app.exception_handler(sqlite3.Error)
+    @app.exception_handler(psycopg.Error)
     @app.exception_handler(OSError)
     async def _storage(request: Request, exc: Exception):  # a full disk, a read-only or broken database file
         log.error("storage failed: %s: %s", type(exc).__name__, exc)

@@ -248,3 +248,21 @@ def test_the_write_probe_on_postgresql_refuses_a_store_it_may_not_write(pg_url):
         admin.execute(f"DROP OWNED BY {role}")
         admin.execute(f"DROP ROLE IF EXISTS {role}")
         admin.close()
+
+
+def test_http_api_turns_a_database_server_failure_into_a_clear_message(make_bot, monkeypatch):
+    """PostgreSQL errors (a read-only server, a lost connection) reach clients as the same clear 503."""
+    import psycopg
+    from fastapi.testclient import TestClient
+
+    from ui.config import UiConfig
+    from ui.server import create_api_app
+    bot = make_bot()
+
+    def lost(*args, **kwargs):
+        raise psycopg.OperationalError("server closed the connection unexpectedly")
+    monkeypatch.setattr(bot, "respond", lost)
+    client = TestClient(create_api_app(bot, UiConfig()), raise_server_exceptions=False)
+    response = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "hello"}]})
+    assert response.status_code == 503
+    assert "try again" in response.json()["error"]["message"]
