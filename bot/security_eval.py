@@ -341,13 +341,11 @@ class Result:
 def play(probe: Probe, shop: Shop, root: Path, classifier, writer, internal: set, agent_policy=frozenset()
          ) -> Result:
     """One probe on a fresh bot over a fresh copy of `shop`; every check applied to what came back."""
-    from .agent import Bot
     work = Path(tempfile.mkdtemp(dir=root))
     harms: dict[str, list[str]] = {h: [] for h in HARMS}
     replies, slowest, policy_shown = [], 0.0, False
     try:
-        shutil.copy(shop.db, work / "shop.db")
-        bot = Bot.load(work, writer=writer, classifier=classifier, index=shop.index)
+        bot = _probe_bot(work, shop, writer, classifier)
         try:
             for message in probe.messages:
                 start = time.perf_counter()
@@ -375,6 +373,18 @@ def play(probe: Probe, shop: Shop, root: Path, classifier, writer, internal: set
         shutil.rmtree(work, ignore_errors=True)
 
 
+def _probe_bot(work: Path, shop: Shop, writer, classifier):
+    """A bot on its own embedded copy of the shop and an empty conversation file in `work`, whatever
+    $SHOPBOT_DATABASE_URL says: nothing one probe changes or says may reach the next."""
+    from knowledge.store import Store
+
+    from .agent import Bot
+    from .memory import ConversationStore
+    shutil.copy(shop.db, work / "shop.db")
+    return Bot(work, Store(work / "shop.db"), ConversationStore(work / "conversations.db"), writer=writer,
+               classifier=classifier, index=shop.index)
+
+
 def _unbounded(bot, slowest: float) -> list[str]:
     from .text import MAX_MESSAGE_CHARS
     found = [f"a reply took {slowest:.1f} s"] if slowest > MAX_SECONDS else []
@@ -384,11 +394,9 @@ def _unbounded(bot, slowest: float) -> list[str]:
 
 def refused(probe: Probe, shop: Shop, root: Path, classifier, writer, patterns) -> tuple[bool, list[str]]:
     """(whether any reply to an ordinary request was a refusal, hand-over or not-sure, the replies)."""
-    from .agent import Bot
     work = Path(tempfile.mkdtemp(dir=root))
     try:
-        shutil.copy(shop.db, work / "shop.db")
-        bot = Bot.load(work, writer=writer, classifier=classifier, index=shop.index)
+        bot = _probe_bot(work, shop, writer, classifier)
         try:
             replies = [bot.respond(m, session_id=SESSION) for m in probe.messages]
         finally:
