@@ -303,6 +303,7 @@ def _option_values(query: CatalogQuery, fits: list[dict], subject: str) -> Catal
     if key is None:
         text = f"The {subject} doesn't come in different {option or 'options'}; its options are {joined(names)}."
         return _answer(text, fits[:1], found=False)
+    fits = [v for v in fits if key in v["options"]]  # several products asked about: those that have the option
     values = list(dict.fromkeys(v["options"][key] for v in fits))
     in_stock = [x for x in values if any(v["options"][key] == x and v["available"] for v in fits)]
     out = [x for x in values if x not in in_stock]

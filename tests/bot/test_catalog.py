@@ -146,3 +146,11 @@ def test_a_question_about_the_whole_shop_names_kinds_not_variants(shop, checked)
     n = catalog.answer(shop, CatalogQuery(want="count", in_stock=True))
     assert f"{sum(v['available'] for v in shop.variants())} variants that can be ordered now" in n.text
     checked(n)
+
+
+def test_option_values_of_several_products_where_only_some_have_the_option(shop, pid):
+    """'what colours do they come in?' about a product with colours and one without: no crash, the colours named."""
+    q = CatalogQuery(want="option_values", product_ids=(pid("Water Bottle"), pid("Notebook")), option="color")
+    a = catalog.answer(shop, q)
+    colours = {v["options"]["color"] for v in shop.get_product(pid("Water Bottle"))["variants"].values()}
+    assert any(c in a.text for c in colours)
