@@ -149,6 +149,14 @@ def _check_id(kind: str, value) -> str:
     return value
 
 
+def _check_session_values(status: str | None, state) -> None:
+    """What every write of a session's state checks, on either backend: a known status, a dict of state."""
+    if status is not None and status not in STATUSES:
+        raise ValueError(f"session status must be one of {STATUSES}, not {status!r}")
+    if not isinstance(state, dict):
+        raise TypeError(f"session state must be a dict, not {type(state).__name__}")
+
+
 def _number(value, default: float) -> float:
     try:
         return float(value)
@@ -237,10 +245,7 @@ class ConversationStore:
         """Save who the customer is and the dialogue's state (must be JSON); `status` None keeps the current one."""
         session_id = _check_id("session id", session_id)
         user_id = None if user_id is None else _check_id("user id", user_id)
-        if status is not None and status not in STATUSES:
-            raise ValueError(f"session status must be one of {STATUSES}, not {status!r}")
-        if not isinstance(state, dict):
-            raise TypeError(f"session state must be a dict, not {type(state).__name__}")
+        _check_session_values(status, state)
         state_json = _dumps(state)  # a TypeError here is the caller's bug: state must be plain JSON
         with self._transaction() as conn:
             self._update_session(conn, self._ensure_session(conn, session_id), user_id, state_json, personalise,
@@ -288,10 +293,7 @@ class ConversationStore:
         turn's id. If any part cannot be written, none is."""
         session_id = _check_id("session id", session_id)
         user_id = None if user_id is None else _check_id("user id", user_id)
-        if status is not None and status not in STATUSES:
-            raise ValueError(f"session status must be one of {STATUSES}, not {status!r}")
-        if not isinstance(state, dict):
-            raise TypeError(f"session state must be a dict, not {type(state).__name__}")
+        _check_session_values(status, state)
         state_json, reply_json = _dumps(state), _dumps(reply)
         with self._transaction() as conn:
             row = self._ensure_session(conn, session_id)

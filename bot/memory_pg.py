@@ -22,7 +22,7 @@ from knowledge.storage import database_url, migrate, open_database
 from .memory import (KEPT_AFTER_IDENTITY_LAPSES, LOW_CONFIDENCE, MAX_ID_CHARS, MAX_UNANSWERED, PERSON_INTENTS,
                      ROLES, STATUSES, TICKET_STATUSES, TOP_INTENTS, UNANSWERED_INTENTS, ConversationStore,
                      ConversationSummary, SessionState, Ticket, TicketNotFound, Turn, TurnNotFound, _check_id,
-                     _number, clean_text)
+                     _check_session_values, _number, clean_text)
 
 COMPONENT = "conversations"  # its migrations: bot/migrations/postgres/
 TABLES = ("turns", "tickets", "sessions")
@@ -111,10 +111,7 @@ class PgConversationStore:
         """Save who the customer is and the dialogue's state (must be JSON); `status` None keeps the current one."""
         session_id = _id("session id", session_id)
         user_id = None if user_id is None else _id("user id", user_id)
-        if status is not None and status not in STATUSES:
-            raise ValueError(f"session status must be one of {STATUSES}, not {status!r}")
-        if not isinstance(state, dict):
-            raise TypeError(f"session state must be a dict, not {type(state).__name__}")
+        _check_session_values(status, state)
         state_json = _dumps(state)
         with self.db.transaction() as conn:
             self._update_session(conn, self._ensure_session(conn, session_id), user_id, state_json, personalise,
@@ -163,10 +160,7 @@ class PgConversationStore:
         turn's id. If any part cannot be written, none is."""
         session_id = _id("session id", session_id)
         user_id = None if user_id is None else _id("user id", user_id)
-        if status is not None and status not in STATUSES:
-            raise ValueError(f"session status must be one of {STATUSES}, not {status!r}")
-        if not isinstance(state, dict):
-            raise TypeError(f"session state must be a dict, not {type(state).__name__}")
+        _check_session_values(status, state)
         state_json, reply_json = _dumps(state), _dumps(reply)
         with self.db.transaction() as conn:
             row = self._ensure_session(conn, session_id)
