@@ -46,8 +46,8 @@ def test_the_parent_prepares_shared_state_once_then_starts_n_workers(served):
         assert (data / "shop.db").exists() and (data / "conversations.db").exists()
     assert (data / "session.key").stat().st_mode & 0o777 == 0o600  # one token key for every worker
     assert settings["workers"] == 3 and settings["no_model"] is True
-    # listening beyond localhost turns the staff login on: one key, made here, shared by the workers
-    assert settings["config"]["staff_auth"] == "auto" and len(settings["config"]["staff_key"]) >= 20
+    # the staff login is on by default: one key, made here, shared by the workers
+    assert settings["config"]["staff_auth"] == "on" and len(settings["config"]["staff_key"]) >= 20
     assert settings["config"]["max_concurrent"] == 16
 
 

@@ -14,15 +14,13 @@ from pathlib import Path
 
 from bot.text import MAX_MESSAGE_CHARS, clean_message  # the bot's documented input limit and cleaning
 
-LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-
-
 @dataclass(frozen=True)
 class UiConfig:
     host: str = "127.0.0.1"
     port: int = 7860
-    # "auto": staff pages need the key when the server listens beyond this machine; "on" / "off" force it.
-    staff_auth: str = "auto"
+    # "on": the staff desk and insights need the staff key, on every host (localhost too: anyone with a login on
+    # the machine reaches 127.0.0.1). "off" is for development: the desk is open and shows personal data masked.
+    staff_auth: str = "on"
     staff_key: str = ""  # the password of the staff desk and insights; empty + auth on = one made at start
     shop_origins: tuple[str, ...] = ()  # browser origins (https://shop.example) allowed to call the HTTP API
     max_concurrent: int = 4  # chat requests answered at once; more are told "busy" at once (HTTP 429)
@@ -36,15 +34,11 @@ class UiConfig:
 
     @property
     def staff_auth_required(self) -> bool:
-        if self.staff_auth == "on":
-            return True
-        if self.staff_auth == "off":
-            return False
-        return self.host not in LOCAL_HOSTS
+        return self.staff_auth != "off"
 
     def __post_init__(self):
-        if self.staff_auth not in ("auto", "on", "off"):
-            raise ValueError(f"staff_auth must be auto, on or off, not {self.staff_auth!r}")
+        if self.staff_auth not in ("on", "off"):
+            raise ValueError(f"staff_auth must be on or off, not {self.staff_auth!r}")
         if self.max_concurrent < 1:
             raise ValueError(f"max_concurrent must be at least 1, not {self.max_concurrent}")
         if isinstance(self.shop_origins, (list, str)):

@@ -2,8 +2,9 @@
 
 `create_app(bot, config)` builds the FastAPI app (nothing starts); `run(args)` loads the bot and serves it
 with uvicorn. Conversations are keyed by tokens this server issues (ui/sessions.py), on every page and the API.
-Routes: "/" chat, "/staff" staff desk and "/insights" (staff login), "/demo" a demo shop page
-with the widget, "/static/widget.js", "/v1/chat/completions", "/v1/sessions/{id}/messages", "/healthz".
+Routes: "/" chat, "/staff" staff desk and "/insights" (staff login, on every host unless turned off, and then
+personal data is masked), "/demo" a demo shop page with the widget, "/static/widget.js", "/v1/chat/completions",
+"/v1/sessions/{id}/messages", "/healthz".
 
     shopbot serve --host 127.0.0.1 --port 7860
 """
@@ -30,7 +31,7 @@ STAFF_PATHS = ("/staff", "/insights")
 class StaffAuth:
     """Who may open the staff pages: the staff key in an X-Staff-Key header or a signed cookie set by /login.
 
-    With no key (staff auth off), everyone is "staff". The cookie holds the staff name and an HMAC of it under
+    With no key (staff auth off), everyone is "staff" and the desk masks personal data. The cookie holds the staff name and an HMAC of it under
     the key, so it cannot be forged without the key and stops working when the key changes.
     """
 
@@ -97,8 +98,9 @@ def create_app(bot, config: UiConfig | None = None):
     config = config or UiConfig()
     app = create_api_app(bot, config)
     tokens = app.state.session_tokens
-    gr.mount_gradio_app(app, build_staff_app(bot, app.state.staff_name), path="/staff", css=STAFF_CSS,
-                        footer_links=[])
+    open_desk = not app.state.staff_key  # staff login off: whoever opens the desk sees personal data masked
+    gr.mount_gradio_app(app, build_staff_app(bot, app.state.staff_name, mask=open_desk), path="/staff",
+                        css=STAFF_CSS, footer_links=[])
     gr.mount_gradio_app(app, build_insights_app(bot), path="/insights", footer_links=[])
     gr.mount_gradio_app(app, build_chat_app(bot, config, tokens), path="/", css=CHAT_CSS, footer_links=[])
     return app
@@ -177,12 +179,12 @@ def create_api_app(bot, config: UiConfig, tokens=None):
 
 def add_arguments(parser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; "
-                        "0.0.0.0 for every interface, which turns the staff login on)")
+                        "0.0.0.0 for every interface)")
     parser.add_argument("--port", type=int, default=7860, help="port to listen on (default 7860)")
     parser.add_argument("--config", default=None, help="a TOML file with a [serve] table of settings (ui/config.py)")
-    parser.add_argument("--staff-auth", choices=["auto", "on", "off"], default=None,
-                        help="staff login for /staff and /insights: auto (default) = on unless listening on "
-                             "localhost")
+    parser.add_argument("--staff-auth", choices=["on", "off"], default=None,
+                        help="staff login for /staff and /insights: on (default, also on localhost); off is for "
+                             "development: the pages open to anyone, with emails, addresses and card digits masked")
     parser.add_argument("--staff-key-file", default=None,
                         help="file holding the staff key (else $SHOPBOT_STAFF_KEY; else one is made and printed)")
     parser.add_argument("--shop-origin", action="append", default=None, metavar="ORIGIN",

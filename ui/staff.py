@@ -2,12 +2,16 @@
 
 `StaffDesk` holds the plain functions (rows for the tables, a draft as HTML in which each sentence lists its
 evidence and unchecked claims are flagged, sending a reply into the customer's chat); `build_staff_app`
-lays them out with Gradio without launching. `shopbot serve` mounts it at /staff behind the staff login.
+lays them out with Gradio without launching. `shopbot serve` mounts it at /staff behind the staff login; with
+the login turned off (`--staff-auth off`, for development), the desk shows emails, street addresses and card
+digits masked (`bot.privacy.mask_personal`), so personal data is shown only to signed-in staff.
 """
 
 import html
+from dataclasses import replace
 from datetime import datetime, timezone
 
+from bot.privacy import mask_personal
 from ui.chat import SHOWN_ROLES, message_of
 
 CONVERSATION_COLUMNS = ["session", "customer", "status", "turns", "last message", "updated (UTC)"]
@@ -23,17 +27,35 @@ def _short(text: str, n: int = 80) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
+def masked(value):
+    """`value` with every string in it (nested in lists, tuples and dicts) passed through `mask_personal`."""
+    if isinstance(value, str):
+        return mask_personal(value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(masked(v) for v in value)
+    if isinstance(value, dict):
+        return {k: masked(v) for k, v in value.items()}
+    return value
+
+
 class StaffDesk:
-    def __init__(self, bot):
+    """`mask=True`: what the desk shows (rows, transcripts, drafts) has emails, addresses and card digits masked;
+    for a desk that anyone who reaches the server may open (staff login off)."""
+
+    def __init__(self, bot, mask: bool = False):
         self.bot = bot
+        self.mask = mask
+
+    def _shown(self, text: str) -> str:
+        return mask_personal(text) if self.mask else text
 
     def conversation_rows(self) -> list[list]:
-        return [[c.session_id, c.user_id or "", c.status, c.turns, _short(c.last_message), _when(c.updated)]
-                for c in self.bot.conversations() if c.status != "closed"]
+        return [[c.session_id, c.user_id or "", c.status, c.turns, _short(self._shown(c.last_message)),
+                 _when(c.updated)] for c in self.bot.conversations() if c.status != "closed"]
 
     def queue_rows(self) -> list[list]:
-        return [[t.ticket_id, t.session_id, t.user_id or "", t.reason, _short(t.summary), _when(t.created)]
-                for t in self.bot.handover_queue()]
+        return [[t.ticket_id, t.session_id, t.user_id or "", t.reason, _short(self._shown(t.summary)),
+                 _when(t.created)] for t in self.bot.handover_queue()]
 
     def sessions(self) -> list[str]:
         queued = [t.session_id for t in self.bot.handover_queue()]
@@ -42,13 +64,23 @@ class StaffDesk:
     def transcript(self, session_id: str) -> list[dict]:
         if not session_id:
             return []
-        return [message_of(t) for t in self.bot.transcript(session_id) if t.role in SHOWN_ROLES]
+        turns = [t for t in self.bot.transcript(session_id) if t.role in SHOWN_ROLES]
+        if self.mask:  # before rendering, which escapes Markdown and would hide an email from the mask
+            turns = [replace(t, text=mask_personal(t.text), reply=masked(t.reply)) for t in turns]
+        return [message_of(t) for t in turns]
 
     def draft(self, session_id: str) -> tuple[str, str]:
         """(HTML showing every sentence with its evidence or a flag, the draft's text for staff to edit)."""
         if not session_id:
             return "<p>Select a conversation.</p>", ""
         draft = self.bot.draft(session_id)
+        if self.mask:
+            draft = replace(draft, text=mask_personal(draft.text), question=mask_personal(draft.question),
+                            note=mask_personal(draft.note),
+                            sentences=[replace(s, text=mask_personal(s.text), note=mask_personal(s.note),
+                                               evidence=[replace(c, text=mask_personal(c.text)) for c in s.evidence])
+                                       for s in draft.sentences],
+                            facts=[replace(c, text=mask_personal(c.text)) for c in draft.facts])
         return render_draft(draft), draft.text
 
     def send(self, session_id: str, text: str, staff: str = "staff") -> str:
@@ -90,11 +122,12 @@ CSS = """
 """
 
 
-def build_staff_app(bot, staff_name=lambda request: "staff"):
-    """The staff desk as a gr.Blocks, not launched; `staff_name(request)` says who is sending a reply."""
+def build_staff_app(bot, staff_name=lambda request: "staff", mask: bool = False):
+    """The staff desk as a gr.Blocks, not launched; `staff_name(request)` says who is sending a reply; `mask`:
+    personal data shown masked (a desk without the staff login)."""
     import gradio as gr
 
-    desk = StaffDesk(bot)
+    desk = StaffDesk(bot, mask=mask)
     with gr.Blocks(title="ShopBot — staff desk") as app:
         gr.Markdown("## Staff desk\nPick a conversation; check the drafted reply (each sentence shows the facts "
                     "behind it, red ones could not be checked), edit it and send it to the customer.")

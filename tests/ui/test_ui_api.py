@@ -227,10 +227,10 @@ def test_staff_pages_need_the_key_when_serving_beyond_localhost(make_client):
                       headers={"X-Session-Token": chat.token}).status_code == 200
 
 
-@pytest.mark.parametrize("settings, required", [({}, False), ({"staff_auth": "on"}, True),
-                                                ({"host": "0.0.0.0"}, True),
+@pytest.mark.parametrize("settings, required", [({}, True), ({"host": "localhost"}, True),
+                                                ({"host": "0.0.0.0"}, True), ({"staff_auth": "off"}, False),
                                                 ({"host": "0.0.0.0", "staff_auth": "off"}, False)])
-def test_staff_login_is_on_by_default_only_outside_localhost(make_client, settings, required):
+def test_staff_login_is_on_by_default_on_every_host(make_client, settings, required):
     client = make_client(**settings)
     assert bool(client.app.state.staff_key) is required  # a key is made when none is configured
     status = client.get("/staff/", headers={"accept": "text/html"}, follow_redirects=False).status_code
