@@ -111,16 +111,24 @@ def prompt_ids(tokenizer, messages: list[dict], max_prompt_tokens: int = MAX_PRO
 class CT2Engine(EngineBase):
     """CTranslate2 with int8 weights: the base model with the shop's adapter merged, converted once by
     `shopbot setup` (trustgen.convert.build_fast_model) and rebuilt when stale or corrupt. `workers` model
-    replicas share the weights and decode that many conversations at once, each on `threads` cores."""
+    replicas share the weights and decode that many conversations at once, each on `threads` cores.
+
+    With `prefix_cache` the tokens every reply prompt starts with (the chat template's system turn up to the end
+    of the fixed instructions, trustgen.prompting.SYSTEM_PROMPT) are run through the model once and their state
+    kept (CTranslate2's static prompt), so a turn computes only its facts, history and message."""
 
     name = "ct2-int8"
+    MIN_PREFIX_TOKENS = 16  # a shorter shared start is not worth a cached state
 
     def __init__(self, model_path: str | Path | None = None, adapter_path: str | Path | None = "default",
-                 threads: int = 1, workers: int = 2, base_path: str | Path | None = None):
+                 threads: int = 1, workers: int = 2, base_path: str | Path | None = None,
+                 prefix_cache: bool = True):
         self.model_path, self.adapter_path, self.base_path = model_path, adapter_path, base_path
         self.threads, self.workers = max(int(threads or 1), 1), max(int(workers or 1), 1)
+        self.prefix_cache = prefix_cache
         self._lock = threading.Lock()
         self._loaded = None  # (tokenizer, ctranslate2.Generator)
+        self._prefix: list[int] | None = None  # token ids of the fixed start of every reply prompt
 
     def load(self):
         with self._lock:
@@ -138,8 +146,11 @@ class CT2Engine(EngineBase):
         if ids is None:
             return Generation("", 0, 0, "empty", 0.0)
         decoder, first, stopped_by, count = _Decoder(tokenizer, stop), None, None, 0
-        steps = generator.generate_tokens(tokenizer.convert_ids_to_tokens(ids), max_length=max(int(max_new_tokens), 1),
-                                          sampling_topk=1, end_token=[tokenizer.eos_token])
+        tokens = tokenizer.convert_ids_to_tokens(ids)
+        shared = self._shared_start(tokenizer, ids) if self.prefix_cache else 0
+        cached = {"static_prompt": tokens[:shared], "cache_static_prompt": True} if shared else {}
+        steps = generator.generate_tokens(tokens[shared:], max_length=max(int(max_new_tokens), 1),
+                                          sampling_topk=1, end_token=[tokenizer.eos_token], **cached)
         try:
             for step in steps:
                 count += 1
@@ -160,6 +171,19 @@ class CT2Engine(EngineBase):
         text, hit = decoder.text()
         stopped_by = stopped_by or ("stop" if hit else "length" if count >= max_new_tokens else "eos")
         return Generation(text.strip(), count, len(ids), stopped_by, time.perf_counter() - started, first, truncated)
+
+    def _shared_start(self, tokenizer, ids: list[int]) -> int:
+        """How many of `ids` are the fixed start of every reply prompt (0 when the prompt does not start so:
+        another system text, or a prompt without one); the prompt after them must keep at least one token."""
+        if self._prefix is None:
+            from .prompting import SYSTEM_PROMPT
+            turn = tokenizer.apply_chat_template([{"role": "system", "content": SYSTEM_PROMPT}], tokenize=True,
+                                                 return_dict=True)["input_ids"]
+            self._prefix = list(turn)
+        k, limit = 0, min(len(self._prefix), len(ids) - 1)
+        while k < limit and ids[k] == self._prefix[k]:
+            k += 1
+        return k if k >= self.MIN_PREFIX_TOKENS else 0
 
     def score(self, token_ids: list[list[int]]) -> list[list[float]]:
         """Log-probabilities of each token given the ones before it (for perplexity), one list per sequence."""

@@ -304,6 +304,28 @@ def test_ct2_engine_streams_a_checked_reply(fast_model, bottle):
     assert reply.unsupported == 0
 
 
+
+def test_ct2_prefix_cache_gives_the_same_reply(fast_model, bottle):
+    """The fixed instructions every prompt starts with are computed once and kept; the reply is unchanged, a
+    prompt that starts otherwise is computed whole, and the cached start never swallows the whole prompt."""
+    from trustgen.engines import CT2Engine
+    from trustgen.prompting import build_messages
+    messages = build_messages(request(bottle))
+    cached, whole = CT2Engine(fast_model, threads=1, workers=1), CT2Engine(fast_model, threads=1, workers=1,
+                                                                           prefix_cache=False)
+    first, again = cached.generate(messages, max_new_tokens=30), cached.generate(messages, max_new_tokens=30)
+    assert first.text == again.text == whole.generate(messages, max_new_tokens=30).text
+    tokenizer, _ = cached.load()
+    ids = tokenizer.apply_chat_template(messages, tokenize=True, add_generation_prompt=True,
+                                        return_dict=True)["input_ids"]
+    shared = cached._shared_start(tokenizer, list(ids))
+    assert shared >= CT2Engine.MIN_PREFIX_TOKENS and shared < len(ids) and first.prompt_tokens == len(ids)
+    other = [{"role": "system", "content": "Reply in French."}, {"role": "user", "content": "Hello"}]
+    other_ids = tokenizer.apply_chat_template(other, tokenize=True, add_generation_prompt=True,
+                                              return_dict=True)["input_ids"]
+    assert cached._shared_start(tokenizer, list(other_ids)) == 0
+    assert cached._shared_start(tokenizer, cached._prefix[:40]) < 40  # at least one token left to compute
+
 # ------------------------------------------------------------------------------------------ through the Bot
 
 class BarrierEngine(PacedEngine):
