@@ -1,7 +1,7 @@
 """`shopbot setup`: everything the app needs before its first start, each step skipped when already done.
 
 Steps run in order and each takes the data directory: convert the packaged model once (and, with the shop's
-adapter merged, to CTranslate2 int8 for the fast engine), create the demo shop's database, build its search
+adapter merged, to CTranslate2 int8 for the fast engine), export the text encoder for ONNX Runtime, create the demo shop's database, build its search
 index, prepare the assistant. Safe to run again; `--force` redoes the model.
 """
 from __future__ import annotations
@@ -16,6 +16,7 @@ from knowledge.paths import default_data_dir
 SETUP_STEPS = [
     "trustgen.convert:setup_step",
     "trustgen.convert:fast_setup_step",  # the shop adapter merged, CTranslate2 int8: the default engine
+    "knowledge.onnx_minilm:setup_step",  # the text encoder for ONNX Runtime: what each turn embeds
     "knowledge.store:setup_step",
     "knowledge.ingest:setup_step",
     "bot.agent:setup_step",
