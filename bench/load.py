@@ -85,8 +85,8 @@ def free_port() -> int:
 class Server:
     """`shopbot serve` in a subprocess on a fresh data folder (and, for PostgreSQL, a fresh database)."""
 
-    def __init__(self, backend: str, workers: int, limit: int, args):
-        self.backend, self.workers, self.limit, self.args = backend, workers, limit, args
+    def __init__(self, backend: str, workers: int, limit: int, args, encoder: str = ""):
+        self.backend, self.workers, self.limit, self.args, self.encoder = backend, workers, limit, args, encoder
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="shopbot-load-"))
         self.db_name = None
@@ -97,6 +97,9 @@ class Server:
             shutil.copytree(source / "index", self.dir / "index")
         env = {**os.environ, "SHOPBOT_DATA_DIR": str(self.dir), "SHOPBOT_SESSION_KEY": "load-test-key-" + "x" * 16}
         env.pop("SHOPBOT_DATABASE_URL", None)
+        env.pop("SHOPBOT_ENCODER", None)
+        if self.encoder:
+            env["SHOPBOT_ENCODER"] = self.encoder
         if self.backend == "postgres":
             import psycopg
             server = self.args.postgres
@@ -202,19 +205,20 @@ async def lost_turns(client, url: str, done) -> int:
     return lost
 
 
-async def run_server(backend: str, workers: int, limit: int, conversations_list: list[int], args) -> list[Cell]:
+async def run_server(backend: str, workers: int, limit: int, conversations_list: list[int], args,
+                     encoder: str = "") -> list[Cell]:
     import httpx
 
     cells = []
     limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
     async with httpx.AsyncClient(limits=limits) as client:
-        with Server(backend, workers, limit, args) as server:
+        with Server(backend, workers, limit, args, encoder) as server:
             if not await wait_healthy(client, server):
                 raise RuntimeError("server did not become healthy in time")
             # Warm-up (not measured): enough parallel requests that every worker loads its models.
             await asyncio.gather(*(ask(client, server.url, q, None, None) for q in QUESTIONS[:4 * workers]))
             for conversations in conversations_list:
-                cell = Cell(backend, workers, conversations, limit)
+                cell = Cell(backend + (f" ({encoder} encoder)" if encoder else ""), workers, conversations, limit)
                 start = time.monotonic()
                 done = await asyncio.gather(*(conversation(client, server.url, n, cell)
                                               for n in range(conversations)))
@@ -282,8 +286,8 @@ def main(argv=None) -> int:
     p.add_argument("--max-concurrent", type=int, default=32,
                    help="the server's chats answered at once per worker (its --max-concurrent)")
     p.add_argument("--baseline", action="store_true",
-                   help="first measure the previous single-process settings (1 process, --max-concurrent 4, "
-                        "SQLite) at the smallest conversation count, for comparison in the same run")
+                   help="first measure the previous settings (1 process, --max-concurrent 4, SQLite, the PyTorch "
+                        "encoder) at the smallest conversation count, for comparison in the same run")
     p.add_argument("--model", action="store_true", help="word replies with the language model (default: templates)")
     p.add_argument("--postgres", default=os.environ.get("SHOPBOT_DATABASE_URL",
                                                         "postgresql://postgres@127.0.0.1:5432/test"),
@@ -298,7 +302,7 @@ def main(argv=None) -> int:
         return profile(args)
     cells: list[Cell] = []
     if args.baseline:
-        cells += asyncio.run(run_server("sqlite", 1, 4, [min(args.conversations)], args))
+        cells += asyncio.run(run_server("sqlite", 1, 4, [min(args.conversations)], args, encoder="torch"))
     for backend in args.backends:
         for workers in args.workers:
             cells += asyncio.run(run_server(backend, workers, args.max_concurrent, args.conversations, args))
