@@ -147,7 +147,11 @@ class Lexicon:
                 key = tuple(toks[i:i + size])
                 words = " ".join(raw[i:i + size])
                 hit = None
-                if key in self.products and not self._modified_head(key, toks, i):
+                if key in self.values and self._after_option_name(key, toks, i):
+                    # "compartment: camera" is the backpack's compartment, not the Digital Camera
+                    hit = [Mention("value", i, i + size, words, (pid,), opt, val)
+                           for pid, opt, val in sorted(self.values[key])]
+                elif key in self.products and not self._modified_head(key, toks, i):
                     hit = [Mention("product", i, i + size, words, tuple(sorted(self.products[key])))]
                 elif key in self.values:
                     hit = [Mention("value", i, i + size, words, (pid,), opt, val)
@@ -159,6 +163,14 @@ class Lexicon:
                     for j in range(i, i + size):
                         taken[j] = True
         return sorted(found, key=lambda m: (m.start, m.kind, m.product_ids, m.option))
+
+    def _after_option_name(self, key, toks, i) -> bool:
+        """The words just before name an option this value belongs to ("compartment camera", "type: robotic")."""
+        options = {opt for _, opt, _ in self.values[key]}
+        for n in range(1, min(3, i) + 1):
+            if self.option_names.get(tuple(toks[i - n:i]), set()) & options:
+                return True
+        return False
 
     def _modified_head(self, key, toks, i) -> bool:
         """A bare head noun after a word the catalog doesn't know names something else: "washing machine"."""

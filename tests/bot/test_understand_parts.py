@@ -34,6 +34,8 @@ def test_identifiers_are_not_read_as_amounts_or_zips():
 
 def test_last_four_and_method_ids():
     assert spans.last_four("the visa ending 1234") == "1234"
+    assert spans.last_four("Please use my credit card ending in 4805.") == "4805"  # at the end of a sentence
+    assert spans.last_four("the 1000.5 one") == ""
     assert spans.method_ids("use credit_card_4190576") == ["credit_card_4190576"]
 
 
@@ -67,6 +69,16 @@ def test_option_values_resolve_to_the_catalogs_spelling(lexicon):
                                                                                    "material": "glass"}
     laptop = lexicon.products_in("laptop")
     assert lexicon.values_for(lexicon.mentions("13 inch, 16gb"), laptop) == {"screen size": "13-inch", "ram": "16GB"}
+
+
+def test_a_value_after_its_option_name_is_that_value_not_a_product(lexicon):
+    # "camera" names the Digital Camera, but after "compartment" it is the backpack's compartment
+    backpack = lexicon.products_in("backpack")
+    mentions = lexicon.mentions("color: green, size: small, material: polyester, compartment: camera")
+    assert not [m for m in mentions if m.kind == "product"]
+    assert lexicon.values_for(mentions, backpack) == {"color": "green", "size": "small", "material": "polyester",
+                                                      "compartment": "camera"}
+    assert lexicon.products_in("the camera and the backpack") == lexicon.products_in("camera") + backpack
 
 
 def test_clauses_split_at_sentences_and_request_breaks():
