@@ -177,7 +177,8 @@ class Flows:
         kinds = [r.kind for r in requests]
         asked = next((r for r in requests if r.kind == "order_task" and r.task), None)
 
-        if state.get("awaiting") == "confirm" and task:
+        if state.get("awaiting") == "confirm" and task and not ("deny" in kinds and asked):
+            # "no" with the request stated again in the same message: dropped below, and the new one taken up
             unsure = [r for r in requests if r.kind == "confirm" and r.confidence < CONFIRM_MIN]
             return self.on_confirmation(state, task, ["hedge"] if unsure else kinds, act)
         if task and "deny" in kinds:

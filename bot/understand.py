@@ -24,6 +24,7 @@ MIN_CONFIDENCE = 0.15  # below this a clause is "unclear" (the flows ask again)
 CHANGE_CUE = re.compile(r"\b(for|to|into|with|instead|rather than|than)\b", re.I)
 SENTENCE = re.compile(r"(?<=[.!?;])\s+(?=\S)|(?<=[。！？；])|\n+")  # Chinese stops need no space after them
 ADDRESS_FIELDS = ("address1", "address2", "city", "state", "zip", "country")
+DESCRIBING = ("list", "option_values", "details", "refine", "compare")  # catalog wants that a bare item description resembles
 
 
 class Reader:
@@ -82,6 +83,9 @@ class Reader:
         clauses = [c for clause in split_clauses(text, self.lexicon.data.get("request_breaks", []))
                    for c in _identity_first(clause)]
         labels = self.classifier.predict(clauses, [awaiting] * len(clauses))
+        dropped = next((n for n, lab in enumerate(labels[:-1]) if lab.label == "deny"), None)
+        if awaiting and dropped is not None:  # after "never mind that one", nothing is asked any more
+            labels[dropped + 1:] = self.classifier.predict(clauses[dropped + 1:], [""] * (len(clauses) - dropped - 1))
         groups: list[tuple[str, str, float]] = []  # (label, text, confidence)
         for clause, lab in zip(clauses, labels):
             label = lab.label
@@ -96,6 +100,8 @@ class Reader:
                 groups[-1] = (prev[0], prev[1] + " " + clause, min(prev[2], lab.confidence))
                 continue
             groups.append((label, clause, lab.confidence))
+        # "I also have another request. ...": an announcement asks nothing; alone, it opens the conversation again
+        groups = [g for g in groups if g[0] != "preamble"] or [("greeting", g[1], g[2]) for g in groups[:1]]
         substantive = [g for g in groups if g[0].split(":")[0] not in ("thanks", "greeting")]
         if substantive:  # "how much is it? thanks": a courtesy after a request is not a request of its own
             first = groups.index(substantive[0])
@@ -105,6 +111,8 @@ class Reader:
             label = self._answering(self._scope(label, clause), conf, clause, state)
             request = self._request(label, clause, state, requests)
             requests.append(replace(request, confidence=round(conf, 3)))
+            if request.kind == "deny":  # "never mind that one. I want to return ...": what follows answers nothing
+                state = {**state, "awaiting": "", "task": None}
         return Reading(requests=tuple(requests), language=self.language)
 
     def _scope(self, label: str, clause: str) -> str:
@@ -155,7 +163,28 @@ class Reader:
         if awaiting in ("items", "new_item") and confidence < 0.7 and \
                 any(m.kind in ("product", "value") for m in self.lexicon.mentions(clause)):
             return "detail"
+        if awaiting == "items" and kind == "catalog" and sub in DESCRIBING and self._names_order_items(clause, state):
+            return "detail"  # "The backpack (color: black, size: small)": the order's item, as the assistant listed it
         return label
+
+    def _names_order_items(self, clause: str, state: dict) -> bool:
+        """Every item the clause names is one item of the order under discussion, options and all, and no option
+        is named without its value ("what colours does the backpack come in?" asks about the option)."""
+        mentions = self.lexicon.mentions(clause)
+        values_at = {(m.start, m.option) for m in mentions if m.kind == "value"}
+        named: dict[int, bool] = {}  # option name span -> a value of one of its options follows
+        for m in mentions:
+            if m.kind == "option":
+                named[m.end] = named.get(m.end, False) or (m.end, m.option) in values_at
+        if not all(named.values()):
+            return False
+        task, focus = state.get("task"), state.get("focus") or {}
+        order_id = (task.get("order_id") if isinstance(task, dict) else None) or (focus.get("order_ids") or [None])[0]
+        order = self._order_of(order_id)
+        if order is None:
+            return False
+        items = self._items(clause, order, "items")
+        return bool(items) and all(c.item.item_id and not c.new_options and not c.same for c in items)
 
     def _request(self, label: str, text: str, state: dict, earlier: list[Request]) -> Request:
         kind, _, sub = label.partition(":")
@@ -197,6 +226,10 @@ class Reader:
             prev = CatalogQuery(**_query_args(focus.get("catalog") or {}))
             options = dict(prev.options)
             options.update(_values(lex, mentions, product_ids or list(prev.product_ids)))
+            products = product_ids or list(prev.product_ids)
+            if products:  # "and the chair?" after a kettle question: the kettle's capacity is no option of a chair
+                have = {o for p in products for o in lex.option_values.get(p, {})}
+                options = {k: v for k, v in options.items() if k in have}
             return replace(prev, product_ids=tuple(product_ids or prev.product_ids), options=pairs(options),
                            price_min=lo if lo is not None else prev.price_min,
                            price_max=hi if hi is not None else prev.price_max,
@@ -217,7 +250,7 @@ class Reader:
         if want == "details" and not option and options:
             want = "list"  # "show me t-shirts in medium": the values are a filter, not a question about them
         if want == "compare":
-            refs = _compare_refs(lex, mentions)
+            refs = _compare_refs(lex, mentions, tokens(text))
             return CatalogQuery(want="compare", product_ids=tuple(dict.fromkeys(r.product_id for r in refs)),
                                 compare=tuple(refs))
         if want == "sell" and product_ids and (options or lo is not None or hi is not None):
@@ -545,18 +578,35 @@ def _item_id(order: dict | None, pid: str, options: dict) -> str:
     return matches[0]["item_id"] if len(ids) == 1 else ""
 
 
-def _compare_refs(lex: Lexicon, mentions: list[Mention]) -> list[ItemRef]:
+COMPARE_BREAKS = {"and", "or", "vs", "versus", "than", "compared", "against", "between"}
+
+
+def _compare_refs(lex: Lexicon, mentions: list[Mention], toks: list[str]) -> list[ItemRef]:
+    """The products set side by side, each with the values on its side of the word between them: "the speaker
+    (color: green) and the speaker (color: black)", "the blue speaker or the black one"."""
     products = [m for m in mentions if m.kind == "product"]
+    cuts = []
+    for a, b in zip(products, products[1:]):
+        between = [i for i in range(a.end, b.start) if toks[i] in COMPARE_BREAKS]
+        cuts.append(between[-1] if between else a.end)
     refs = []
     for n, m in enumerate(products):
-        lo = products[n - 1].end if n else 0
-        hi = products[n + 1].start if n + 1 < len(products) else 10 ** 6
+        lo = cuts[n - 1] if n else 0
+        hi = cuts[n] if n < len(cuts) else 10 ** 6
         pid = m.product_ids[0]
         opts = {}
         for v in mentions:
             if v.kind == "value" and lo <= v.start < hi and v.product_ids[0] == pid:
                 opts.setdefault(v.option, v.value)
         refs.append(ItemRef(product_id=pid, options=pairs(opts)))
+    values = [v for v in mentions if v.kind == "value"]
+    if len(products) == 1 and values:  # "the blue speaker and the black one": two variants of one product
+        pid = products[0].product_ids[0]
+        for cut in (i for i, t in enumerate(toks) if t in COMPARE_BREAKS):
+            sides = [{v.option: v.value for v in values if (v.start < cut) == first and v.product_ids[0] == pid}
+                     for first in (True, False)]
+            if all(sides):
+                return [ItemRef(product_id=pid, options=pairs(side)) for side in sides]
     return refs
 
 

@@ -25,6 +25,7 @@ FILLER_TYPOS = {"please": ["pls", "plz", "pleas"], "thanks": ["thx", "thnks"], "
                 "order": ["ordr"], "would": ["wold"], "like": ["liek"]}
 PREFIXES = ["", "", "", "hi, ", "hey ", "um ", "so ", "ok so ", "hello, ", "quick question, "]
 SUFFIXES = ["", "", "", " please", " pls", " thanks", " thx", "?"]
+TASK_QUESTIONS = ("order", "items", "new_item", "choice", "reason", "payment", "confirm", "address")  # asked mid-task
 
 
 @dataclass
@@ -260,6 +261,8 @@ class Generator:
                 return tpl.replace("{EMAIL}", user["email"]), Request("identify", email=user["email"].lower())
             name = f"{first} {last}" if self.rng.random() < 0.6 else f"{first.lower()} {last.lower()}"
             return tpl.replace("{NAME}", name).replace("{ZIP}", z), Request("identify", name=(first, last), zip=z)
+        if kind == "preamble":  # "i have another question" on its own: a conversational opener
+            return tpl, Request("greeting")
         return tpl, Request(kind, task=task)
 
     @lru_cache(maxsize=1)
@@ -352,6 +355,11 @@ class Generator:
     def item_phrase(self, item: dict, order: dict, order_known: bool) -> tuple[str, ItemRef]:
         """The item by product name plus as many of its options as tell it from the order's other items."""
         same_product = [i for i in order["items"] if i["product_id"] == item["product_id"] and i["item_id"] != item["item_id"]]
+        if self.rng.random() < 0.15:  # copied from the assistant's list: "the backpack (color: black, size: small)"
+            listed = ", ".join(f"{k}: {v}" for k, v in item["options"].items())
+            name = self.rng.choice([item["name"], item["name"].lower()])
+            return f"the {name} ({listed})", ItemRef(product_id=item["product_id"], options=pairs(item["options"]),
+                                                     item_id=item["item_id"] if order_known else "")
         opts = {}
         for key, value in item["options"].items():
             if any(o["options"].get(key) != value for o in same_product) and self.usable_value(item["product_id"], key, value):
@@ -449,7 +457,9 @@ class Generator:
             clause_label = label
             if label in ("confirm", "deny", "hedge"):
                 awaiting = "confirm"
-                state.update(task=self.rng.choice(["cancel", "return", "exchange"]), awaiting="confirm")
+                if label == "deny" and self.rng.random() < 0.5:  # dropping the task while asked for a detail
+                    awaiting = self.rng.choice(TASK_QUESTIONS)
+                state.update(task=self.rng.choice(["cancel", "return", "exchange"]), awaiting=awaiting)
             if label == "identify":
                 awaiting = "identify"
                 state.update(task=self.rng.choice(["cancel", "return", ""]), awaiting="identify")
@@ -458,7 +468,7 @@ class Generator:
             state.pop("awaiting", None)
         elif not awaiting and label not in ("greeting",) and self.rng.random() < 0.2:
             # the assistant had asked something, and the customer asks something else instead
-            awaiting = self.rng.choice(["identify", "order", "items", "reason", "payment", "confirm", "address"])
+            awaiting = self.rng.choice(("identify",) + TASK_QUESTIONS)
             other = [t for t in ("cancel", "return", "exchange", "modify_items") if t != label.partition(":")[2]]
             state.update(task=self.rng.choice(other), awaiting=awaiting)
         text = self.casual(text)
@@ -480,12 +490,23 @@ class Generator:
         clauses = [c for p in parts for c in p.clauses]
         return Example(text, {"requests": requests}, state, clauses, "+".join(labels))
 
+    def after_preamble(self, label: str) -> Example:
+        """"i have another question. <the request>": the preamble adds no request of its own."""
+        ex = self.message(label)
+        pre, _ = self.template(self.p["requests"]["preamble"])
+        pre = self.casual(pre[0].upper() + pre[1:] if self.rng.random() < 0.5 else pre)
+        text = pre.rstrip(" ?.!") + self.rng.choice([". ", ". ", ", ", ": ", "! "]) + ex.text
+        awaiting = ex.clauses[0][1] if ex.clauses else ""
+        return Example(text, ex.reading, ex.state, [(pre, awaiting, "preamble")] + ex.clauses, "preamble+" + ex.family)
+
     def examples(self, n: int) -> list[Example]:
         labels = list(self.p["requests"]) + [f"detail:{k}" for k in self.p["details"]]
         out = []
         while len(out) < n:
             r = self.rng.random()
-            if r < 0.12:
+            if r < 0.05:
+                out.append(self.after_preamble(self.rng.choice([x for x in labels if x != "preamble"])))
+            elif r < 0.12:
                 first = self.rng.choice(["thanks", "greeting", "catalog:price", "policy", "catalog:count"])
                 second = self.rng.choice(["catalog:count", "catalog:price", "policy", "catalog:sell", "order_task:cancel",
                                           "catalog:stock", "account_info:order_status", "recommend"])

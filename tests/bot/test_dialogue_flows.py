@@ -315,3 +315,34 @@ def test_an_unsure_yes_is_asked_again(demo_db, tmp_path):
     r = bot.respond("yes but", session_id="s")
     assert r.awaiting == "confirm" and "clear yes or no" in r.text and bot.store.export() == before
     assert bot.respond("yes", session_id="s").action == "cancel_pending_order"
+
+
+def test_never_mind_and_another_request_drops_the_first_and_takes_up_the_second(demo_db, tmp_path):
+    # asked which items of one order, the customer drops it and asks about another order in the same message
+    bot = scripted_bot(demo_db, tmp_path, {
+        "return from the first": [AVA, Request("order_task", task="return", order_ids=("#W4817420",))],
+        "never mind, return from the second": [Request("deny"),
+                                               Request("order_task", task="return", order_ids=("#W8951014",))],
+    })
+    assert bot.respond("return from the first", session_id="s").awaiting == "items"
+    r = bot.respond("never mind, return from the second", session_id="s")
+    assert r.awaiting == "items" and "#W8951014" in r.text and "#W4817420" not in r.text
+    assert bot.memory.session("s").state["task"]["order_id"] == "#W8951014"
+
+
+def test_no_with_the_request_stated_again_replaces_the_one_listed(demo_db, tmp_path):
+    bot = scripted_bot(demo_db, tmp_path, {})
+    bottle, camera = ref(bot, "Water Bottle"), ref(bot, "Action Camera")
+    bot.reader.readings.update({
+        "return the bottle": Reading((AVA, Request("order_task", task="return", order_ids=("#W4817420",),
+                                                   items=(ItemChange(bottle),), payment=Payment(source="gift_card")))),
+        "no, the camera": Reading((Request("deny"), Request("order_task", task="return", order_ids=("#W4817420",),
+                                                            items=(ItemChange(camera),),
+                                                            payment=Payment(source="gift_card")))),
+    })
+    before = bot.store.export()
+    r = bot.respond("return the bottle", session_id="s")
+    assert r.awaiting == "confirm" and "Water Bottle" in r.text
+    r = bot.respond("no, the camera", session_id="s")
+    assert r.awaiting == "confirm" and "Action Camera" in r.text and "Water Bottle" not in r.text
+    assert bot.store.export() == before

@@ -277,3 +277,72 @@ def test_the_task_restated_while_asked_for_items_is_an_answer_with_the_flows_tas
 def test_policy_or_task_is_decided_by_whose_order_it_is(reader, text, kind, task):
     request = reader.read(text, {}).requests[0]
     assert (request.kind, request.task) == (kind, task)
+
+
+@pytest.mark.parametrize("text, order_id, products", [
+    ("The backpack (color: black, size: small, material: nylon, compartment: laptop) and the bookshelf "
+     "(material: wood, color: brown, height: 5 ft).", "#W8951014", [BACKPACK, "8600330539"]),
+    ("The headphones (type: in-ear, connectivity: wireless, color: black).", "#W7190291", ["6992792935"]),
+])
+def test_items_named_as_the_assistant_listed_them_answer_which_items(reader, text, order_id, products):
+    # the way the assistant lists an order's items, options named: the answer, not a catalog question
+    state = {"awaiting": "items", "task": {"kind": "return", "order_id": order_id, "items": []},
+             "focus": {**empty_focus(), "order_ids": [order_id]}}
+    request = only(reader.read(text, state), "detail")
+    assert [c.item.product_id for c in request.items] == products
+    assert all(c.item.item_id for c in request.items)
+
+
+def test_a_question_about_an_items_options_while_asked_for_items_stays_a_question(reader):
+    state = {"awaiting": "items", "task": {"kind": "return", "order_id": "#W7190291", "items": []},
+             "focus": {**empty_focus(), "order_ids": ["#W7190291"]}}
+    assert only(reader.read("what colors do the headphones come in?", state), "catalog").catalog.want == "option_values"
+
+
+def test_a_refined_question_keeps_only_options_the_products_have(reader):
+    # the question before was about several products (a kettle's capacity among them); "and in black?" about the
+    # chair in focus must not carry the kettle's capacity into the chair's question
+    chair = "4794339885"
+    focus = {**empty_focus(), "product_ids": [chair, KETTLE], "options": {"capacity": "1L"},
+             "catalog": {"want": "list", "product_ids": [chair, KETTLE], "options": [["capacity", "1L"]]}}
+    q = only(reader.read("and in black?", {"focus": focus}), "catalog").catalog
+    assert q.product_ids == (chair,)
+    assert dict(q.options) == {"color": "black"}
+
+
+@pytest.mark.parametrize("awaiting", ["items", "new_item", "payment"])
+def test_never_mind_then_another_request_while_asked_for_a_detail(reader, awaiting):
+    # the assistant asked for a detail of one task; the customer drops it and asks for something else
+    state = {"awaiting": awaiting, "task": {"kind": "exchange", "order_id": "#W4817420", "items": [], "asking": 0},
+             "focus": {**empty_focus(), "order_ids": ["#W4817420"]}}
+    reading = reader.read("Never mind that one. I have another question. I want to return some items from order "
+                          "#W8951014.", state)
+    assert reading.kinds == ("deny", "order_task"), reading
+    assert (reading.requests[1].task, reading.requests[1].order_ids) == ("return", ("#W8951014",))
+
+
+def test_a_preamble_alone_asks_nothing_and_before_a_request_adds_nothing(reader):
+    assert read(reader, "i have another question").kinds == ("greeting",)
+    reading = read(reader, "I have another question. how much is the yoga mat in blue?")
+    assert reading.kinds == ("catalog",)
+
+
+@pytest.mark.parametrize("text", [
+    "which is cheaper, the bluetooth speaker (color: green, battery life: 10 hours) or the bluetooth speaker "
+    "(color: black, battery life: 20 hours)?",
+    "compare the green bluetooth speaker and the black one",
+])
+def test_two_variants_compared_each_with_its_own_options(reader, text):
+    q = only(read(reader, text), "catalog").catalog
+    assert q.want == "compare"
+    assert [(r.product_id, dict(r.options).get("color")) for r in q.compare] == [(SPEAKER, "green"), (SPEAKER, "black")]
+
+
+def test_two_items_of_one_product_listed_as_the_assistant_did_answer_which_items(reader):
+    state = {"awaiting": "items", "task": {"kind": "exchange", "order_id": "#W3002300", "items": []},
+             "focus": {**empty_focus(), "order_ids": ["#W3002300"]}}
+    request = only(reader.read("The bluetooth speaker (color: green, battery life: 10 hours, water resistance: no) and "
+                               "the bluetooth speaker (color: black, battery life: 10 hours, water resistance: no).",
+                               state), "detail")
+    assert [dict(c.item.options)["color"] for c in request.items] == ["green", "black"]
+    assert len({c.item.item_id for c in request.items}) == 2
