@@ -740,12 +740,34 @@ def check(text: str, facts: Sequence[Fact], vocabulary: Vocabulary | None = None
     return CheckedReply(text=text or "", claims=tuple(replace(c, repaired_to=None) for c in claims))
 
 
+# Capitalised words a reply may use without a fact naming them: the speaker, courtesy and labels.
+_COMMON_CAPITALS = frozenset(WORDING.get("common_capitals", ()))
+_CAPITALISED = re.compile(r"(?<![\w'’-])[A-Z][\w'’-]*")
+
+
+def novel_names(text: str, facts: Sequence[Fact], said: Sequence[str] = ()) -> list[str]:
+    """Capitalised words inside a sentence that neither the facts nor the customer used: a name, place, brand or
+    policy term the model brought in ("the Eastern Time Zone", "our Premium plan"). No claim kind covers such a
+    word, so a reply that has one is not sent as written. The first word of a sentence is exempt."""
+    known = " ".join([str(f.text).lower() for f in facts] + [str(x).lower() for x in said])
+    starts = {m.start() for m in _SENTENCE.finditer(text)}
+    starts |= {m.end() for m in re.finditer(r"(?:^|\n)\s*(?:[-*]\s*)?|[:(]\s*", text)}
+    out = []
+    for m in _CAPITALISED.finditer(text):
+        word = m.group(0).rstrip("'’-")
+        if m.start() in starts or word in _COMMON_CAPITALS or any(c.isdigit() for c in word):
+            continue  # a sentence's first word; "I", "OK"; ids and codes are claims of their own
+        if not re.search(r"(?<!\w)" + re.escape(word.lower()) + r"(?!\w)", known):
+            out.append(word)
+    return out
+
+
 def check_and_repair(text: str, facts: Sequence[Fact], template: str, vocabulary: Vocabulary | None = None,
                      said: Sequence[str] = ()) -> CheckedReply:
     """Check `text`; replace each unsupported value that has exactly one supported candidate; if any claim is
-    left unsupported (or the repaired text does not check clean), or the text is empty or `degenerate`, send the
-    template instead (`fell_back`)."""
-    if not (text or "").strip() or degenerate(text):
+    left unsupported (or the repaired text does not check clean), the text is empty or `degenerate`, or it
+    brings in a name no fact or customer used (`novel_names`), send the template instead (`fell_back`)."""
+    if not (text or "").strip() or degenerate(text) or novel_names(text, facts, said):
         return _fallback(template, facts, vocabulary, said)
     results = _Checker(text, facts, vocabulary, said).run()
     if any(not c.supported and c.repaired_to is None for _, c in results):

@@ -295,6 +295,23 @@ def test_unrepairable_reply_falls_back_to_the_checked_template(shop):
     assert fixed.unsupported == 0 and fixed.claims  # the template's own claims were checked
 
 
+def test_a_name_no_fact_or_customer_used_is_not_sent(shop, tshirt):
+    """Seen from the running app: asked "what time zone are the order times in?" with only catalog counts as
+    facts, the model answered "The order times are in the Eastern Time Zone." No claim kind covered it."""
+    overview = [Fact("catalog:count", "kinds of products: 50", "product")]
+    said = ["what time zone are the order times in?"]
+    invented = check_and_repair("The order times are in the Eastern Time Zone.", overview, TEMPLATE, said=said)
+    assert invented.fell_back and invented.text == TEMPLATE
+    assert check_and_repair("Yes, our Premium members get it free via FedEx.", overview, TEMPLATE).fell_back
+    v = next(v for v in _variants(tshirt) if v["available"])
+    fact = _variant_fact(tshirt, v)
+    named = f"The T-Shirt in {v['options']['color']} is in stock, and I can check another size. OK?"
+    assert not check_and_repair(named, [fact], TEMPLATE).fell_back  # the product's name; "I", "OK"
+    said_it = check_and_repair("Refunds to the card take 5 to 7 business days, as the Returns Desk said.",
+                               [shop["faq"]["cancel-refund"]], TEMPLATE, said=["the returns desk told me so"])
+    assert not said_it.fell_back  # the customer's own words
+
+
 def test_empty_reply_falls_back():
     assert check_and_repair("   ", [], "Sorry, I do not know.").fell_back
 
