@@ -41,10 +41,22 @@ def facts_block(facts) -> str:
     return "\n".join([wording["facts_header"], *lines])
 
 
-def system_message(facts, must_state: tuple[str, ...] = ()) -> dict:
+def shown_facts(facts, must_state: tuple[str, ...] = ()) -> list:
+    """The facts the model sees: not the hidden kinds, and, when the variants themselves are listed, not the
+    counts of them (the model copied "Water Bottle variants with ...: 2" instead of answering). The claim check
+    still gets every fact."""
     wording = prompt_wording()
     hidden = set(wording.get("hidden_kinds", ()))
-    content = f"{SYSTEM_PROMPT}\n\n{facts_block([f for f in facts if f.kind not in hidden])}"
+    shown = [f for f in facts if f.kind not in hidden]
+    prefixes = tuple(wording.get("hidden_beside_items", ()))
+    if prefixes and "count" not in must_state and any(str(f.id).startswith("item:") for f in shown):
+        shown = [f for f in shown if not str(f.id).startswith(prefixes)]
+    return shown
+
+
+def system_message(facts, must_state: tuple[str, ...] = ()) -> dict:
+    wording = prompt_wording()
+    content = f"{SYSTEM_PROMPT}\n\n{facts_block(shown_facts(facts, must_state))}"
     names = [wording["must_state_names"].get(k, k) for k in dict.fromkeys(must_state)]
     if names:
         what = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]

@@ -298,7 +298,7 @@ def test_unrepairable_reply_falls_back_to_the_checked_template(shop):
 def test_a_name_no_fact_or_customer_used_is_not_sent(shop, tshirt):
     """Seen from the running app: asked "what time zone are the order times in?" with only catalog counts as
     facts, the model answered "The order times are in the Eastern Time Zone." No claim kind covered it."""
-    overview = [Fact("catalog:count", "kinds of products: 50", "product")]
+    overview = [Fact("catalog:count:kinds", "product", "kinds of products: 50")]
     said = ["what time zone are the order times in?"]
     invented = check_and_repair("The order times are in the Eastern Time Zone.", overview, TEMPLATE, said=said)
     assert invented.fell_back and invented.text == TEMPLATE
@@ -443,3 +443,18 @@ def test_the_prompt_hides_restated_requests_and_says_what_must_be_stated(shop, t
     assert asked.startswith("how much?") and asked.endswith("Your answer must state the price.")
     plain = build_messages(ReplyRequest("hi", facts[:1], "T"))[0]["content"]
     assert "must state" not in plain  # training prompts (no must_state) are unchanged
+
+
+def test_the_prompt_leaves_out_counts_of_the_variants_it_lists(shop, tshirt):
+    """The model copied "T-Shirt variants with color blue: 2" instead of answering about the variants; the counts
+    stay in the facts the reply is checked against."""
+    from trustgen.prompting import build_messages
+    from trustgen.types import ReplyRequest
+    two = [_variant_fact(tshirt, v) for v in _variants(tshirt)[:2]]
+    count = Fact("catalog:count:T-Shirt variants", "product", "T-Shirt variants with color blue: 2")
+    system = build_messages(ReplyRequest("price?", (*two, count), "T", must_state=("price",)))[0]["content"]
+    assert two[0].text in system and two[1].text in system and count.text not in system
+    alone = build_messages(ReplyRequest("how many?", (count,), "T"))[0]["content"]
+    assert count.text in alone  # with no variant listed, the count is the answer
+    checked = check_and_repair("There are 2 T-Shirt variants with color blue.", (*two, count), "T")
+    assert not checked.fell_back and checked.unsupported == 0
