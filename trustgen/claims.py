@@ -559,6 +559,24 @@ class _Checker:
             mentioned = self._mentions(*sentence)
             if mentioned:
                 self.carry = mentioned
+        return self._one_variant_per_description(out)
+
+    def _one_variant_per_description(self, out: list[tuple[Span, Claim]]) -> list[tuple[Span, Claim]]:
+        """Option values inside one pair of brackets describe one variant ("the Smartphone (RAM: 4GB, screen
+        size: 6.1-inch)", two or more "option: value" pairs): each true of some variant, but when no variant has
+        them all they describe none, and they are unsupported, with no repair."""
+        for m in re.finditer(r"\(([^()]*)\)", self.text):
+            if m.group(1).count(":") < 2:
+                continue  # "(blue and red)", "(colours: blue, red)": alternatives, not one variant's options
+            inside = [i for i, (span, claim) in enumerate(out)
+                      if span.kind == "option" and claim.supported and m.start() < span.start < m.end()]
+            values = {out[i][0].value.lower() for i in inside}
+            if len(values) < 2 or not self.ev.entities:
+                continue
+            if not any(values <= {str(v).lower() for v in e.options.values()} for e in self.ev.entities):
+                for i in inside:
+                    span, claim = out[i]
+                    out[i] = (span, replace(claim, supported=False, sources=(), repaired_to=None))
         return out
 
     def _claim(self, span: Span, sources, repair: str | None = None) -> Claim:

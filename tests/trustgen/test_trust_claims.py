@@ -312,6 +312,24 @@ def test_a_name_no_fact_or_customer_used_is_not_sent(shop, tshirt):
     assert not said_it.fell_back  # the customer's own words
 
 
+def test_options_of_two_variants_in_one_description_are_unsupported(shop):
+    """Seen from the model: "The Smartphone (color: gold, storage: 128GB, RAM: 4GB, screen size: 6.1-inch) is out
+    of stock." Each value is some gold 128GB phone's, but no phone has 4GB with 6.1 inches."""
+    product = next(p for p in shop["products"] if p["name"] == "Smartphone")
+    variants = _variants(product)
+    a, b = next((a, b) for a in variants for b in variants
+                if a["options"].get("RAM") != b["options"].get("RAM")
+                and a["options"].get("screen size") != b["options"].get("screen size"))
+    facts = [_variant_fact(product, a), _variant_fact(product, b)]
+    mixed = f"The Smartphone (RAM: {a['options']['RAM']}, screen size: {b['options']['screen size']}) is here."
+    assert check(mixed, facts).unsupported == 2 and check_and_repair(mixed, facts, TEMPLATE).fell_back
+    one = f"The Smartphone (RAM: {a['options']['RAM']}, screen size: {a['options']['screen size']}) is here."
+    assert check(one, facts).unsupported == 0
+    both = f"The Smartphone comes with {a['options']['RAM']} or {b['options']['RAM']} (RAM: {a['options']['RAM']}" \
+           f" or {b['options']['RAM']})."
+    assert check(both, facts).unsupported == 0  # alternatives in brackets are not one variant's description
+
+
 def test_empty_reply_falls_back():
     assert check_and_repair("   ", [], "Sorry, I do not know.").fell_back
 
