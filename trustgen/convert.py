@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import json
 import logging
 import shutil
 from pathlib import Path
 
+from knowledge.manifest import MANIFEST, digest as _digest, folder_ok, write_manifest
 from knowledge.paths import model_dir
 
 from .errors import ModelFilesError
@@ -27,7 +27,6 @@ BASE_MODEL_NAME = "smollm2-135m-instruct"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 FAST_FORMAT = 1  # bump when the conversion itself changes: every cached fast model is then rebuilt
 FAST_QUANTIZATION = "int8"  # CTranslate2 weight type; measured against fp32 in bench/lm_bench.py
-MANIFEST = "shopbot-manifest.json"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "special_tokens_map.json")
 
 
@@ -98,11 +97,6 @@ def setup_step(data_dir: Path, force: bool = False) -> str:
 
 # ------------------------------------------------------------------------------------------ the fast model
 
-def _digest(path: Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
 def fast_model_key(base: Path, adapter: Path | None) -> str:
     """A content hash of everything the fast model is made from: base weights and config, adapter files,
     the converter's version, the weight type and this module's conversion format."""
@@ -133,15 +127,8 @@ def _check_safetensors(path: Path, fix: str) -> None:
 
 
 def fast_model_ok(folder: Path, key: str) -> bool:
-    """The folder holds a complete conversion for `key`: its manifest names the key, and every file it lists is
-    there with the recorded size and hash."""
-    try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-        return manifest.get("key") == key and all(
-            (folder / name).stat().st_size == meta["bytes"] and _digest(folder / name) == meta["sha256"]
-            for name, meta in manifest["files"].items())
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
+    """The folder holds a complete, undamaged conversion for `key` (knowledge/manifest.py)."""
+    return folder_ok(folder, key)
 
 
 def build_fast_model(adapter_path: Path | str | None = "default", force: bool = False,
@@ -180,10 +167,8 @@ def build_fast_model(adapter_path: Path | str | None = "default", force: bool = 
     for name in TOKENIZER_FILES:
         if (work / "merged" / name).is_file():
             shutil.copy2(work / "merged" / name, work / "ct2" / name)
-    files = {p.name: {"bytes": p.stat().st_size, "sha256": _digest(p)} for p in sorted((work / "ct2").iterdir())}
-    (work / "ct2" / MANIFEST).write_text(json.dumps(
-        {"key": key, "base": str(base.name), "adapter": adapter.name if adapter else None,
-         "quantization": FAST_QUANTIZATION, "files": files}, indent=1), encoding="utf-8")
+    write_manifest(work / "ct2", key, base=str(base.name), adapter=adapter.name if adapter else None,
+                   quantization=FAST_QUANTIZATION)
     shutil.rmtree(target, ignore_errors=True)
     (work / "ct2").rename(target)
     shutil.rmtree(work, ignore_errors=True)
