@@ -31,8 +31,9 @@ STAFF_PATHS = ("/staff", "/insights")
 class StaffAuth:
     """Who may open the staff pages: the staff key in an X-Staff-Key header or a signed cookie set by /login.
 
-    With no key (staff auth off), everyone is "staff" and the desk masks personal data. The cookie holds the staff name and an HMAC of it under
-    the key, so it cannot be forged without the key and stops working when the key changes.
+    With no key (staff auth off), everyone is "staff" and the desk masks personal data. The cookie holds the
+    staff name and an HMAC of it under the key, so it cannot be forged without the key and stops working when the
+    key changes.
     """
 
     COOKIE = "shopbot_staff"
