@@ -260,6 +260,21 @@ class GroundedWriter:
         facts, template, words = request.facts, request.template, said(request)
         accepted, held, sent, last = "", "", False, None
         streamed = None
+
+        def add(sentence: str) -> str | None:
+            """Check `sentence` after the accepted text: None when it fails; else what may be sent now ("" while
+            what was asked for is not stated yet)."""
+            nonlocal accepted, held, sent, last
+            ok = self._accept(sentence, accepted, facts, template, words)
+            if ok is None:
+                return None
+            accepted, last = ok.text, ok
+            held += ok.piece
+            if not held or missing_kinds(ok.checked, request.must_state):
+                return ""
+            ready, held, sent = held, "", True
+            return ready
+
         try:
             with _released():
                 streamed = Streamed(self._generator_stream(build_messages(request)))
@@ -268,15 +283,10 @@ class GroundedWriter:
                     buffer += piece
                     while (cut := _sentence_cut(buffer, accepted)) is not None:
                         sentence, buffer = buffer[:cut], buffer[cut:]
-                        ok = self._accept(sentence, accepted, facts, template, words)
-                        if ok is None:
+                        if (ready := add(sentence)) is None:
                             break
-                        accepted, last = ok.text, ok
-                        held += ok.piece
-                        if held and not missing_kinds(ok.checked, request.must_state):
-                            sent = True
-                            yield held
-                            held = ""
+                        if ready:
+                            yield ready
                     else:
                         continue
                     streamed.close()  # a sentence failed: stop generating, send nothing after it
@@ -284,15 +294,8 @@ class GroundedWriter:
                     break
                 gen = streamed.generation
                 tail = buffer if gen is not None and gen.stopped_by not in ("length", "time") else ""
-                if tail.strip() and not tail.rstrip().endswith(":"):
-                    ok = self._accept(tail.rstrip(), accepted, facts, template, words)
-                    if ok is not None:
-                        accepted, last = ok.text, ok
-                        held += ok.piece
-                        if held and not missing_kinds(ok.checked, request.must_state):
-                            sent = True
-                            yield held
-                            held = ""
+                if tail.strip() and not tail.rstrip().endswith(":") and (ready := add(tail.rstrip())):
+                    yield ready
         except ModelFilesError as exc:
             self._fail(str(exc), permanent=True)
             return replace(self.template_reply(request), fell_back=True)
