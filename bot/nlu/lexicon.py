@@ -48,6 +48,17 @@ def _singular(word: str) -> str:
     return word
 
 
+def _swapped_or_short(word: str, right: str) -> bool:
+    """`word` is `right` with two neighbouring letters swapped (3+ letters) or one letter left out."""
+    if len(word) == len(right) and len(word) >= 3:
+        diff = [i for i, (a, b) in enumerate(zip(word, right)) if a != b]
+        return len(diff) == 2 and diff[1] == diff[0] + 1 and word[diff[0]] == right[diff[1]] and \
+            word[diff[1]] == right[diff[0]]
+    if len(word) + 1 == len(right):
+        return any(right[:i] + right[i + 1:] == word for i in range(len(right)))
+    return False
+
+
 def _norm_phrase(text: str) -> tuple[str, ...]:
     return tuple(_singular(t) for t in tokens(text))
 
@@ -73,6 +84,9 @@ class Lexicon:
         self.products: dict[tuple, set[str]] = {}
         self.weak: set[tuple] = set()  # head nouns standing for a longer name
         self.filler = {_singular(w) for w in self.data.get("filler", [])}
+        self._filler_by_len: dict[int, list[str]] = {}
+        for w in set(self.data.get("filler", [])):
+            self._filler_by_len.setdefault(len(w), []).append(w)
         by_name = {n.lower(): p for p, n in self.names.items()}
         for pid, name in self.names.items():
             self._add(self.products, name, pid)
@@ -137,7 +151,9 @@ class Lexicon:
     def mentions(self, text: str) -> list[Mention]:
         """Products, option values and option names in the text, longest phrase first, not overlapping."""
         raw = tokens(text)
-        toks = [_singular(t) for t in self.fix_typos(raw)]
+        fixed = self.fix_typos(raw)
+        toks = [_singular(t) for t in fixed]
+        guessed = [a != b for a, b in zip(raw, fixed)]  # words read as a near-miss of a catalog word
         taken = [False] * len(toks)
         found: list[Mention] = []
         for size in range(min(self.max_len, len(toks)), 0, -1):
@@ -151,7 +167,9 @@ class Lexicon:
                     # "compartment: camera" is the backpack's compartment, not the Digital Camera
                     hit = [Mention("value", i, i + size, words, (pid,), opt, val)
                            for pid, opt, val in sorted(self.values[key])]
-                elif key in self.products and not self._modified_head(key, toks, i):
+                elif key in self.products and not self._modified_head(key, toks, i) and \
+                        not (key in self.weak and any(guessed[i:i + size])):
+                    # a head noun standing alone must be spelled right: "to be clear" is no Vacuum Cleaner
                     hit = [Mention("product", i, i + size, words, tuple(sorted(self.products[key])))]
                 elif key in self.values:
                     hit = [Mention("value", i, i + size, words, (pid,), opt, val)
@@ -163,6 +181,14 @@ class Lexicon:
                     for j in range(i, i + size):
                         taken[j] = True
         return sorted(found, key=lambda m: (m.start, m.kind, m.product_ids, m.option))
+
+    def is_filler(self, word: str) -> bool:
+        """A word that says nothing about a product, typed right or with two letters swapped ("yuo", "teh") or
+        one letter left out ("ordr", "pleas"); the short ones must be spelled right ("hat" is not "what")."""
+        if word in self.filler or _singular(word) in self.filler:
+            return True
+        return any(_swapped_or_short(word, f) for f in self._filler_by_len.get(len(word), ())) or \
+            (len(word) >= 4 and any(_swapped_or_short(word, f) for f in self._filler_by_len.get(len(word) + 1, ())))
 
     def _after_option_name(self, key, toks, i) -> bool:
         """The words just before name an option this value belongs to ("compartment camera", "type: robotic")."""
@@ -198,6 +224,21 @@ class Lexicon:
             if m.kind != "value" or (product_ids and m.product_ids[0] not in product_ids):
                 continue
             out.setdefault(m.option, m.value)
+        return out
+
+    def flags(self, mentions: list[Mention], product_id: str, toks: list[str]) -> dict[str, str]:
+        """Yes/no options named on their own as a wish ("the waterproof one", "20 hours water resistance"): yes,
+        or no after a negation ("no water resistance"); an option followed by its value is left to `values_for`."""
+        out: dict[str, str] = {}
+        valued = {(m.start, m.option) for m in mentions if m.kind == "value"}
+        negations = set(self.data.get("negations", []))
+        for m in mentions:
+            values = {v.lower(): v for v in self.option_values.get(product_id, {}).get(m.option, ())}
+            if m.kind != "option" or not values or set(values) - {"yes", "no"} or (m.end, m.option) in valued:
+                continue
+            said = "no" if m.start and toks[m.start - 1] in negations else "yes"
+            if said in values:
+                out.setdefault(m.option, values[said])
         return out
 
     def option_asked(self, mentions: list[Mention], product_ids: list[str]) -> str:

@@ -105,6 +105,13 @@ def _cased(part: str) -> str:
     return part.title() if part == part.lower() else part
 
 
+def _country(part: str) -> str:
+    """The country after the zip code, without the words that follow it ("USA instead", "usa please")."""
+    words = part.strip(" .?!").split()
+    capital = [n for n, w in enumerate(words) if w[0].isupper()]
+    return " ".join(words[:capital[-1] + 1] if capital else words[:1]) or "USA"
+
+
 def address(text: str) -> dict | None:
     """'<street>, [<line 2>,] <city>, <ST> <zip>[, <country>]' in any case, as the store's address dict."""
     parts = [p.strip() for p in re.split(r",|\n", _blank(text)) if p.strip()]
@@ -118,7 +125,7 @@ def address(text: str) -> dict | None:
             continue
         street = STREET.search(lines[first]).group(1).strip()
         line2 = ", ".join(lines[first + 1:])
-        country = parts[i + 1].strip(" .?!") if i + 1 < len(parts) and len(parts[i + 1].split()) <= 3 else "USA"
+        country = _country(parts[i + 1]) if i + 1 < len(parts) and len(parts[i + 1].split()) <= 3 else "USA"
         return {"address1": _cased(street), "address2": _cased(line2), "city": _cased(parts[i - 1]),
                 "country": country.upper() if len(country) <= 3 else _cased(country), "state": m.group(1).upper(),
                 "zip": m.group(2)}

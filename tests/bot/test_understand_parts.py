@@ -45,6 +45,13 @@ def test_a_lower_case_address_is_read_in_the_stores_shape():
                    "country": "USA", "state": "TX", "zip": "78219"}
 
 
+@pytest.mark.parametrize("text", ["ship it to 544 Sunset Drive, Suite 337, Jacksonville, FL 32205, USA instead",
+                                  "544 sunset drive, suite 337, jacksonville, fl 32205, usa please"])
+def test_words_after_the_country_are_not_part_of_the_address(text):
+    assert spans.address(text) == {"address1": "544 Sunset Drive", "address2": "Suite 337", "city": "Jacksonville",
+                                    "country": "USA", "state": "FL", "zip": "32205"}
+
+
 def test_names_after_a_cue_or_known_to_the_store(demo_db):
     from knowledge.store import Store
     assert spans.names("name's Mei Davis, zip 80217") == ("Mei", "Davis")
@@ -61,6 +68,17 @@ def test_products_by_short_names_plurals_and_typos(lexicon, text, name):
 def test_a_kind_of_product_not_sold_is_not_taken_for_a_near_name(lexicon):
     assert lexicon.products_in("do you sell washing machines?") == []
     assert lexicon.products_in("can you charge my card") == []
+
+
+def test_an_ordinary_word_near_a_head_noun_is_not_a_product(lexicon):
+    # "clear" is one letter pair from "cleaner" (the Vacuum Cleaner's head noun) but a word of its own
+    assert lexicon.products_in("to be clear, can you return it") == []
+    assert [lexicon.names[p] for p in lexicon.products_in("the vacum cleanr")] == ["Vacuum Cleaner"]
+
+
+def test_filler_words_typed_with_a_slip_are_still_filler(lexicon):
+    assert all(lexicon.is_filler(w) for w in ("you", "yuo", "teh", "wnat", "pleas", "sale"))
+    assert not any(lexicon.is_filler(w) for w in ("hat", "desk", "wine", "sofa"))  # "hat" is not "what"
 
 
 def test_option_values_resolve_to_the_catalogs_spelling(lexicon):
