@@ -208,6 +208,10 @@ class Bot:
                 continue
             out, personalise = answers.answer(self, state, request, text, session_id, personalise)
             outs.append(out)
+        asking = [o for o in outs if o.awaiting]
+        if asking and outs[-1] is not asking[-1]:  # the open question goes last, where the customer looks for it
+            outs.remove(asking[-1])
+            outs.append(asking[-1])
         out = combine(outs) if outs else answers.answer(self, state, Request("unclear"), text, session_id,
                                                         personalise)[0]
         return out, out.facts, personalise
@@ -342,7 +346,8 @@ def combine(outs: list[Outcome]) -> Outcome:
         "thanks", "greeting")), last.intent), action=next((o.action for o in reversed(outs) if o.action), None),
         citations=[c for o in outs for c in o.citations], facts=[f for o in outs for f in o.facts],
         confidence=min(o.confidence for o in outs), handover=next((o.handover for o in outs if o.handover), ""),
-        awaiting=last.awaiting, products=[p for o in outs for p in o.products])
+        awaiting=next((o.awaiting for o in reversed(outs) if o.awaiting), ""),
+        products=[p for o in outs for p in o.products])
     out.claims_checked = sum(o.claims_checked for o in outs)
     out.claims_repaired = sum(o.claims_repaired for o in outs)
     out.unsupported = sum(o.unsupported for o in outs)

@@ -70,9 +70,20 @@ def match_refs(refs: list[dict], items: list[dict]) -> tuple[list[int], list[int
         if hits:
             chosen += hits
             origin += [n] * len(hits)
-        else:
+        elif not _again(ref, [items[i] for i in chosen]):
             missing.append(ref)
     return chosen, origin, missing
+
+
+def _again(ref: dict, chosen: list[dict]) -> bool:
+    """The ref names an item already matched ("just the puzzle" after the puzzle was found): said twice, not new."""
+    if ref.get("item_id"):
+        return any(i["item_id"] == ref["item_id"] for i in chosen)
+    wanted = {k.lower(): str(v).lower() for k, v in ref.get("options", {}).items()}
+    def fits(item):
+        have = {k.lower(): str(v).lower() for k, v in item["options"].items()}
+        return item["product_id"] == ref["product_id"] and all(have.get(k) == v for k, v in wanted.items())
+    return bool(ref.get("product_id")) and any(fits(i) for i in chosen)
 
 
 def methods_named(p: dict, methods: dict, original: str | None) -> list[str]:

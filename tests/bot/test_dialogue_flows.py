@@ -346,3 +346,33 @@ def test_no_with_the_request_stated_again_replaces_the_one_listed(demo_db, tmp_p
     r = bot.respond("no, the camera", session_id="s")
     assert r.awaiting == "confirm" and "Action Camera" in r.text and "Water Bottle" not in r.text
     assert bot.store.export() == before
+
+
+def test_an_item_named_again_when_asked_about_another_is_not_missing(demo_db, tmp_path):
+    # "I found the water bottle but not 'the blender': which did you mean?" - "just the bottle"
+    bot = scripted_bot(demo_db, tmp_path, {})
+    bottle = ref(bot, "Water Bottle")
+    bot.reader.readings.update({
+        "return two": Reading((AVA, Request("order_task", task="return", order_ids=("#W4817420",),
+                                            items=(ItemChange(bottle), ItemChange(ItemRef(mention="the blender"))),
+                                            payment=Payment(source="gift_card")))),
+        "just the bottle": Reading((Request("detail", items=(ItemChange(ItemRef(product_id=bottle.product_id,
+                                                                                mention="bottle")),)),)),
+    })
+    r = bot.respond("return two", session_id="s")
+    assert r.awaiting == "items" and "'the blender'" in r.text
+    r = bot.respond("just the bottle", session_id="s")
+    assert r.awaiting == "confirm" and "couldn't find" not in r.text and "Water Bottle" in r.text
+
+
+def test_the_open_question_comes_last_and_is_what_the_reply_awaits(demo_db, tmp_path):
+    # a task and a catalog question in one message: the answer first, then the task's question, still awaited
+    bot = scripted_bot(demo_db, tmp_path, {})
+    shirt = next(p for p in bot.store.product_ids() if bot.store.get_product(p)["name"] == "T-Shirt")
+    bot.reader.readings["change and count"] = Reading((
+        Request("order_task", task="modify_items", order_ids=("#W5442520",), name=("Olivia", "Ito"), zip="80218"),
+        Request("catalog", catalog=CatalogQuery(want="count", product_ids=(shirt,)))))
+    r = bot.respond("change and count", session_id="s")
+    assert r.awaiting == "items"
+    assert r.text.index("T-Shirt") < r.text.index("Which items of order #W5442520")
+    assert bot.memory.session("s").state["awaiting"] == "items"
