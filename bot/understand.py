@@ -91,6 +91,10 @@ class Reader:
             label = lab.label
             if lab.confidence < MIN_CONFIDENCE and not any(m.kind == "product" for m in self.lexicon.mentions(clause)):
                 label = "unclear"
+            if groups and self._says_how_to_pay(groups[-1][0], label, lab.confidence, clause):
+                prev = groups[-1]  # "... the blue one. paypal for the difference": the task's payment
+                groups[-1] = (prev[0], prev[1] + " " + clause, prev[2])
+                continue
             if groups and self._gives_reason(groups[-1][0], clause):
                 prev = groups[-1]  # the clause's own label was a guess at a reason; the cancel's confidence stands
                 groups[-1] = (prev[0], prev[1] + " " + clause, prev[2])
@@ -120,7 +124,13 @@ class Reader:
         what is possible that names no order of the customer's is a policy question; a wish about the customer's
         own order is the task it names. Anything else keeps the classifier's label."""
         scope = self.lexicon.data.get("scope")
-        if not scope or spans.order_ids(clause):
+        if not scope:
+            return label
+        if spans.order_ids(clause):  # "can u swap the camera ...? it's order w2435638": about that order, a task
+            if label == "policy":
+                for task, words in scope["task_words"].items():
+                    if _has_phrase(clause, words):
+                        return f"order_task:{task}"
             return label
         own = _has_phrase(clause, scope["own_order"])
         if label.startswith("order_task:") and not own and _has_phrase(clause, scope["asks_possible"]) and \
@@ -131,6 +141,20 @@ class Reader:
                 if _has_phrase(clause, words):
                     return f"order_task:{task}"
         return label
+
+    def _says_how_to_pay(self, prev: str, label: str, confidence: float, clause: str) -> bool:
+        """A clause naming only a way to pay, after a task that may take one, is that task's payment, whatever
+        else it resembles ("use teh visa ending 9182 to pay or refund" reads like a policy question)."""
+        if prev.split(":")[0] != "order_task" or prev in ("order_task:cancel", "order_task:order_address",
+                                                          "order_task:user_address"):
+            return False
+        kind = label.split(":")[0]
+        if kind in ("account_info", "privacy", "handover", "identify", "confirm", "deny") or \
+                (kind == "order_task" and confidence >= 0.5):
+            return False
+        if spans.order_ids(clause) or any(m.kind == "product" for m in self.lexicon.mentions(clause)):
+            return False
+        return self._payment(clause) is not None
 
     def _gives_reason(self, prev: str, clause: str) -> bool:
         """"can u cancel it? not needed anymore": a reason said on its own after a cancel belongs to that cancel."""
@@ -160,23 +184,31 @@ class Reader:
             return "detail"
         if awaiting == "order" and spans.order_ids(clause):
             return "detail"
-        if awaiting in ("items", "new_item") and confidence < 0.7 and \
-                any(m.kind in ("product", "value") for m in self.lexicon.mentions(clause)):
-            return "detail"
+        if awaiting in ("items", "new_item") and confidence < 0.7:  # unsure: what the clause names decides
+            mentions = self.lexicon.mentions(clause)
+            if awaiting == "new_item" and any(m.kind == "value" for m in mentions) or \
+                    awaiting == "items" and any(m.kind == "product" for m in mentions) and not _asks_option(mentions):
+                return "detail"
         if awaiting == "items" and kind == "catalog" and sub in DESCRIBING and self._names_order_items(clause, state):
             return "detail"  # "The backpack (color: black, size: small)": the order's item, as the assistant listed it
+        if awaiting == "new_item" and kind == "catalog" and sub in DESCRIBING and self._names_new_values(clause, state):
+            return "detail"  # "red 20 hours water resistance": values of the product asked about, not a question
         return label
+
+    def _names_new_values(self, clause: str, state: dict) -> bool:
+        """The clause gives option values of the product whose new variant was asked for, and no other product."""
+        task, focus = state.get("task"), state.get("focus") or {}
+        order_id = (task.get("order_id") if isinstance(task, dict) else None) or (focus.get("order_ids") or [None])[0]
+        pid = _product_in_question(state, self._order_of(order_id))
+        mentions = self.lexicon.mentions(clause)
+        if not pid or any(m.kind == "product" and pid not in m.product_ids for m in mentions):
+            return False
+        return bool(self.lexicon.values_for(mentions, [pid]))
 
     def _names_order_items(self, clause: str, state: dict) -> bool:
         """Every item the clause names is one item of the order under discussion, options and all, and no option
         is named without its value ("what colours does the backpack come in?" asks about the option)."""
-        mentions = self.lexicon.mentions(clause)
-        values_at = {(m.start, m.option) for m in mentions if m.kind == "value"}
-        named: dict[int, bool] = {}  # option name span -> a value of one of its options follows
-        for m in mentions:
-            if m.kind == "option":
-                named[m.end] = named.get(m.end, False) or (m.end, m.option) in values_at
-        if not all(named.values()):
+        if _asks_option(self.lexicon.mentions(clause)):
             return False
         task, focus = state.get("task"), state.get("focus") or {}
         order_id = (task.get("order_id") if isinstance(task, dict) else None) or (focus.get("order_ids") or [None])[0]
@@ -351,21 +383,22 @@ class Reader:
                 pid = pids[0] if len(pids) == 1 or order else ""
                 reverse = next((i for i, t in enumerate(toks) if i < m.start and t in ("than", "of") and
                                 (t == "than" or (i and toks[i - 1] == "instead"))), None)
+                described = [v for v in mentions if v.kind in ("value", "option")]
                 if reverse is not None:  # "i'd rather have a 1.5L glass one than the 2L kettle": new before old
-                    before = [v for v in mentions if v.kind == "value" and v.start > reverse]
-                    after = [v for v in mentions if v.kind == "value" and v.start < reverse]
+                    before = [v for v in described if v.start > reverse]
+                    after = [v for v in described if v.start < reverse]
                 else:
-                    before = [v for v in mentions if v.kind == "value" and (cue is None or v.start < cue)]
-                    after = [v for v in mentions if v.kind == "value" and cue is not None and v.start > cue]
-                old = lex.values_for(before, [pid]) if pid else {}
-                new = lex.values_for(after, [pid]) if pid else {}
+                    before = [v for v in described if cue is None or v.start < cue]
+                    after = [v for v in described if cue is not None and v.start > cue]
+                old = _wished(lex, before, pid, toks)
+                new = _wished(lex, after, pid, toks)
                 ref = ItemRef(product_id=pid, options=pairs(old), item_id=_item_id(order, pid, old),
                               mention=" ".join(toks[m.start:m.end]))
                 out.append(ItemChange(item=ref, new_options=pairs(new), same=same and not new))
             elif out and (mentions or same):  # "... and in blue": more about the item before
                 last = out[-1]
                 pid = last.item.product_id or (asked_about if awaiting == "new_item" else "")
-                values = lex.values_for(mentions, [pid]) if pid else {}
+                values = _wished(lex, mentions, pid, toks)
                 if values and awaiting != "new_item" and not last.new_options and _labelled(mentions, toks):
                     # "the kettle, capacity 2l, color white": the item described option by option, not changed
                     old = {**dict(last.item.options), **values}
@@ -375,7 +408,7 @@ class Reader:
                 merged = {**dict(last.new_options), **values}
                 out[-1] = ItemChange(item=last.item, new_options=pairs(merged), same=(last.same or same) and not merged)
             elif awaiting == "new_item" and (mentions or same):  # "the red one": what the item becomes
-                new = (lex.values_for(mentions, [asked_about]) if asked_about else {}) or _values(lex, mentions, None)
+                new = _wished(lex, mentions, asked_about, toks) or _values(lex, mentions, None)
                 out.append(ItemChange(item=ItemRef(), new_options=pairs(new), same=same and not new))
             elif out or awaiting == "items":
                 if self._payment(part) is not None:
@@ -391,9 +424,11 @@ class Reader:
         if ids:
             return Payment(method_id=ids[0], source=ids[0].rsplit("_", 1)[0])
         toks = tokens(text)
+        numbers = set()  # "the 2000 animals version": a puzzle's pieces, not a card's last digits
         for m in lex.mentions(text):  # "the CF card" is a camera's option, not a way to pay
             if m.kind == "value":
                 toks[m.start:m.end] = ["_"] * (m.end - m.start)
+                numbers.add(m.text)
         low = " " + " ".join(toks) + " "
         source = ""
         for name, words in lex.data.get("payment_sources", {}).items():
@@ -402,6 +437,7 @@ class Reader:
                 break
         brand = next((b for b in lex.data.get("card_brands", []) if f" {b} " in low), "")
         four = spans.last_four(text) if source in ("", "credit_card") else ""
+        four = "" if four in numbers and not source and not brand else four
         original = _has_phrase(text, lex.data.get("original_payment", [])) and \
             not _has_phrase(text, lex.data.get("not_original", []))
         if four and not source:
@@ -481,6 +517,16 @@ def _identity_first(clause: str) -> list[str]:
     return [clause]
 
 
+def _asks_option(mentions: list[Mention]) -> bool:
+    """An option is named without a value after it ("what colours does it come in?")."""
+    values_at = {(m.start, m.option) for m in mentions if m.kind == "value"}
+    named: dict[int, bool] = {}  # option name span -> a value of one of its options follows
+    for m in mentions:
+        if m.kind == "option":
+            named[m.end] = named.get(m.end, False) or (m.end, m.option) in values_at
+    return not all(named.values())
+
+
 def _labelled(mentions: list[Mention], toks: list[str]) -> bool:
     """Every value in the part follows the name of its option ("color: white", "capacity 2l"), and no change word."""
     values = [m for m in mentions if m.kind == "value"]
@@ -516,6 +562,13 @@ def _refers_back(text: str, lex: Lexicon) -> bool:
 def _has_phrase(text: str, phrases: list[str]) -> bool:
     low = " " + " ".join(tokens(text)) + " "
     return any(f" {' '.join(tokens(p))} " in low for p in phrases if tokens(p))
+
+
+def _wished(lex: Lexicon, mentions: list[Mention], pid: str, toks: list[str]) -> dict[str, str]:
+    """The option values an item is described by, yes/no options named alone included ("the waterproof one")."""
+    if not pid:
+        return {}
+    return {**lex.flags(mentions, pid, toks), **lex.values_for(mentions, [pid])}
 
 
 def _values(lex: Lexicon, mentions: list[Mention], product_ids) -> dict[str, str]:
@@ -578,21 +631,21 @@ def _item_id(order: dict | None, pid: str, options: dict) -> str:
     return matches[0]["item_id"] if len(ids) == 1 else ""
 
 
-COMPARE_BREAKS = {"and", "or", "vs", "versus", "than", "compared", "against", "between"}
+COMPARE_BREAKS = {"and", "or", "vs", "versus", "than", "compared", "against", "between", "to", "with"}
 
 
 def _compare_refs(lex: Lexicon, mentions: list[Mention], toks: list[str]) -> list[ItemRef]:
     """The products set side by side, each with the values on its side of the word between them: "the speaker
     (color: green) and the speaker (color: black)", "the blue speaker or the black one"."""
     products = [m for m in mentions if m.kind == "product"]
-    cuts = []
+    cuts = []  # (where the values of the product before end, where those of the product after start)
     for a, b in zip(products, products[1:]):
         between = [i for i in range(a.end, b.start) if toks[i] in COMPARE_BREAKS]
-        cuts.append(between[-1] if between else a.end)
+        cuts.append((between[-1], between[-1]) if between else (b.start, a.end))  # no word between: either side
     refs = []
     for n, m in enumerate(products):
-        lo = cuts[n - 1] if n else 0
-        hi = cuts[n] if n < len(cuts) else 10 ** 6
+        lo = cuts[n - 1][1] if n else 0
+        hi = cuts[n][0] if n < len(cuts) else 10 ** 6
         pid = m.product_ids[0]
         opts = {}
         for v in mentions:
@@ -614,7 +667,7 @@ def _unknown_product(text: str, lex: Lexicon, keep_values: bool = False) -> str:
     """The words left once filler and catalog words are taken out: the kind of product asked about."""
     toks = tokens(text)
     known = set() if keep_values else {w for k in list(lex.values) + list(lex.option_names) for w in k}
-    keep = [t for t in toks if _singular(t) not in lex.filler and t not in lex.filler and _singular(t) not in known
+    keep = [t for t in toks if not lex.is_filler(t) and _singular(t) not in known
             and not t[0].isdigit() and len(t) > 1]
     return " ".join(keep)
 

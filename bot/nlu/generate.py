@@ -25,6 +25,7 @@ FILLER_TYPOS = {"please": ["pls", "plz", "pleas"], "thanks": ["thx", "thnks"], "
                 "order": ["ordr"], "would": ["wold"], "like": ["liek"]}
 PREFIXES = ["", "", "", "hi, ", "hey ", "um ", "so ", "ok so ", "hello, ", "quick question, "]
 SUFFIXES = ["", "", "", " please", " pls", " thanks", " thx", "?"]
+NEW_REQUESTS = ("order_task", "account_info", "catalog:price", "catalog:stock", "catalog:count", "policy")
 TASK_QUESTIONS = ("order", "items", "new_item", "choice", "reason", "payment", "confirm", "address")  # asked mid-task
 
 
@@ -270,8 +271,9 @@ class Generator:
         return list(self.store.export()["users"].values())[:500]
 
     # ---------------------------------------------------------------- order tasks from tau-bench
-    def order_request(self, label: str, awaiting_detail: str = "") -> tuple[str, Request, dict]:
-        """An order task (or, with awaiting_detail, the answer to one of the assistant's questions)."""
+    def order_request(self, label: str, awaiting_detail: str = "") -> tuple[str, Request, dict, list[str]]:
+        """An order task (or, with awaiting_detail, the answer to one of the assistant's questions), and the
+        sentences said after it that add its details ("... the kettle for the glass one. it's w1234567.")."""
         task = label.split(":")[1] if ":" in label else ""
         wanted = {"cancel": "cancel_pending_order", "return": "return_delivered_order_items",
                   "exchange": "exchange_delivered_order_items", "modify_items": "modify_pending_order_items",
@@ -288,13 +290,19 @@ class Generator:
             table = self.p["requests"][label]
         tpl, _ = self.template(table)
         req: dict = {"kind": "detail" if awaiting_detail else "order_task", "task": "" if awaiting_detail else task}
+        task_record: dict | None = None
         state_focus = empty_focus()
         order = self.store.get_order(kw["order_id"]) if kw.get("order_id") else None
         text = tpl
+        tail: list[str] = []
         if "{ORDER}" in text:
             oid = kw.get("order_id") or "#W0000000"
             text = text.replace("{ORDER}", self.order_phrase(oid))
             req["order_ids"] = (oid,)
+        elif order is not None and not awaiting_detail and self.rng.random() < 0.25:  # the order said after the task
+            tail.append(self.template(self.p["details"]["order"])[0].replace("{ORDER}", self.order_phrase(
+                order["order_id"])))
+            req["order_ids"] = (order["order_id"],)
         elif order is not None and self.rng.random() < 0.5:
             state_focus["order_ids"] = [order["order_id"]]  # the order was named earlier
         implied = re.search(r"\{=reason:([^}]*)\}", text)
@@ -326,18 +334,27 @@ class Generator:
             text = text.replace("{ITEMS}", joined).replace("{ITEM}", joined)
             req["items"] = tuple(changes)
         if "{NEW}" in text:
-            item = order["items"][0] if order else None
+            first = (kw.get("item_ids") or [None])[0]
+            item = next((i for i in order["items"] if i["item_id"] == first), None) if order else None
             new_ids = kw.get("new_item_ids") or []
             if item and new_ids:
                 new_text, new_opts, same = self.new_phrase(item, new_ids[0])
                 text = text.replace("{NEW}", new_text)
                 if awaiting_detail:
                     req["items"] = (ItemChange(item=ItemRef(), new_options=new_opts, same=same),)
+                    # the flows' record of the task: the item whose new variant the assistant asked for
+                    state_focus["order_ids"] = [order["order_id"]]
+                    task_record = {"kind": "exchange", "order_id": order["order_id"], "items": [first], "asking": 0}
             else:
                 text = text.replace("{NEW}", "another one")
         if "{PAY}" in text:
             phrase, pay = self.payment_phrase(kw.get("payment_method_id", ""), order)
             text = text.replace("{PAY}", phrase)
+            req["payment"] = pay
+        elif not awaiting_detail and task in ("return", "exchange", "modify_items") and \
+                kw.get("payment_method_id") and self.rng.random() < 0.2:  # how to pay, said after the task
+            phrase, pay = self.payment_phrase(kw["payment_method_id"], order)
+            tail.append(self.template(self.p["details"]["payment"])[0].replace("{PAY}", phrase))
             req["payment"] = pay
         if "{ADDR}" in text:
             addr = {k: v for k, v in kw.items() if k in ("address1", "address2", "city", "state", "zip", "country")}
@@ -346,7 +363,10 @@ class Generator:
             text = text.replace("{ADDR}", self.address_phrase(addr))
             req["address"] = pairs({k: v for k, v in addr.items() if v})
         state = {"focus": state_focus}
-        return text, Request(**req), state
+        if task_record:
+            state["task"] = task_record
+        self.rng.shuffle(tail)
+        return text, Request(**req), state, tail
 
     def order_phrase(self, oid: str) -> str:
         digits = oid[2:]
@@ -389,9 +409,17 @@ class Generator:
             return self.piece("same_item"), (), True
         new = self.store.get_variant(new_id)
         diff = {k: v for k, v in new["options"].items() if item["options"].get(k) != v}
-        words = " ".join(v for v in diff.values())
+        words = " ".join(self.value_words(k, v) for k, v in diff.items())
         style = self.rng.choice(["a {w} one", "the {w} one", "{w}", "the {w} version", "one in {w}"])
         return style.replace("{w}", words), pairs(diff), False
+
+    def value_words(self, option: str, value: str) -> str:
+        """A value as said in a wish: a yes/no option by its name ("waterproof", "no water resistance")."""
+        if value.lower() == "yes":
+            return self.option_word(option)
+        if value.lower() == "no":
+            return self.rng.choice(["no ", "not ", "without "]) + self.option_word(option)
+        return value
 
     def payment_phrase(self, method_id: str, order) -> tuple[str, Payment]:
         source = method_id.rsplit("_", 1)[0] if method_id else self.rng.choice(["paypal", "gift_card", "credit_card"])
@@ -430,17 +458,18 @@ class Generator:
         """One message with one request (or a detail answering the assistant's question)."""
         state: dict = {"focus": empty_focus()}
         awaiting = ""
+        tail: list[str] = []
         if label.startswith("detail:"):
             awaiting = label.split(":")[1]
             task = {"order": "cancel", "items": "return", "new_item": "exchange", "payment": "return",
                     "reason": "cancel", "address": "order_address"}[awaiting]
-            text, req, st = self.order_request(f"order_task:{task}", awaiting_detail=awaiting)
+            text, req, st, _ = self.order_request(f"order_task:{task}", awaiting_detail=awaiting)
             state.update(st)
-            state.update(task=task, awaiting=awaiting)
+            state.update(task=st.get("task") or task, awaiting=awaiting)
             clause_label = "detail"
         elif label.startswith(("order_task", "account_info")) and label != "order_task:user_address" and \
                 not label.startswith("account_info:") or label == "order_task:user_address":
-            text, req, st = self.order_request(label)
+            text, req, st, tail = self.order_request(label)
             state.update(st)
             clause_label = label
         elif label.startswith("account_info"):
@@ -457,9 +486,13 @@ class Generator:
             clause_label = label
             if label in ("confirm", "deny", "hedge"):
                 awaiting = "confirm"
-                if label == "deny" and self.rng.random() < 0.5:  # dropping the task while asked for a detail
+                dropped = self.rng.random() if label == "deny" else 0.0
+                if dropped > 0.8:  # "never mind that one" after the assistant refused or finished something
+                    awaiting = ""
+                elif dropped > 0.4:  # dropping the task while asked for a detail
                     awaiting = self.rng.choice(TASK_QUESTIONS)
-                state.update(task=self.rng.choice(["cancel", "return", "exchange"]), awaiting=awaiting)
+                if awaiting:
+                    state.update(task=self.rng.choice(["cancel", "return", "exchange"]), awaiting=awaiting)
             if label == "identify":
                 awaiting = "identify"
                 state.update(task=self.rng.choice(["cancel", "return", ""]), awaiting="identify")
@@ -474,8 +507,13 @@ class Generator:
         text = self.casual(text)
         if label not in ("confirm", "deny", "hedge", "greeting", "thanks") and not awaiting:
             text = self.rng.choice(PREFIXES) + text + self.rng.choice(SUFFIXES)
+        clauses = [(text, awaiting, clause_label)]
+        for sentence in tail:  # details said after the task, each as a sentence of its own
+            sentence = self.casual(sentence)
+            clauses.append((sentence, awaiting, "detail"))
+            text = text.rstrip(" ?.!") + self.rng.choice([". ", ". ", ", ", "? "]) + sentence
         reading = Reading(requests=(req,))
-        return Example(text, _label(reading), state, [(text, awaiting, clause_label)], label)
+        return Example(text, _label(reading), state, clauses, label)
 
     def multi(self, labels: list[str]) -> Example:
         parts = [self.message(label) for label in labels]
@@ -499,6 +537,20 @@ class Generator:
         awaiting = ex.clauses[0][1] if ex.clauses else ""
         return Example(text, ex.reading, ex.state, [(pre, awaiting, "preamble")] + ex.clauses, "preamble+" + ex.family)
 
+    def after_deny(self, label: str) -> Example:
+        """"never mind that one. <another request>" while a task waits for a detail: the task is dropped and the
+        rest is read as a new request (nothing is asked any more)."""
+        no, _ = self.template(self.p["requests"]["deny"])
+        no = self.casual(no)
+        awaiting = self.rng.choice(TASK_QUESTIONS)
+        ex = self.message(label)
+        ex.clauses = [(c, "", lab) for c, _, lab in ex.clauses]
+        state = {**ex.state, "task": self.rng.choice(["cancel", "return", "exchange"]), "awaiting": awaiting}
+        text = no.rstrip(" ?.!") + self.rng.choice([". ", ". ", ", ", "! "]) + ex.text
+        deny = _label(Reading(requests=(Request("deny"),)))["requests"]
+        return Example(text, {"requests": deny + ex.reading["requests"]}, state,
+                       [(no, awaiting, "deny")] + ex.clauses, "deny+" + ex.family)
+
     def examples(self, n: int) -> list[Example]:
         labels = list(self.p["requests"]) + [f"detail:{k}" for k in self.p["details"]]
         out = []
@@ -506,6 +558,8 @@ class Generator:
             r = self.rng.random()
             if r < 0.05:
                 out.append(self.after_preamble(self.rng.choice([x for x in labels if x != "preamble"])))
+            elif r < 0.08:
+                out.append(self.after_deny(self.rng.choice([x for x in labels if x.startswith(NEW_REQUESTS)])))
             elif r < 0.12:
                 first = self.rng.choice(["thanks", "greeting", "catalog:price", "policy", "catalog:count"])
                 second = self.rng.choice(["catalog:count", "catalog:price", "policy", "catalog:sell", "order_task:cancel",

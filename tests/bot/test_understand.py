@@ -346,3 +346,50 @@ def test_two_items_of_one_product_listed_as_the_assistant_did_answer_which_items
                                state), "detail")
     assert [dict(c.item.options)["color"] for c in request.items] == ["green", "black"]
     assert len({c.item.item_id for c in request.items}) == 2
+
+
+@pytest.mark.parametrize("text", [
+    "can you swap the kettle in w4817420 for the glass one? paypal for the difference",
+    "i want to exchange the kettle from w4817420 for the glass one. use my paypal to pay or refund",
+])
+def test_how_to_pay_said_on_its_own_after_the_task_belongs_to_it(reader, text):
+    request = only(read(reader, text), "order_task")
+    assert request.payment is not None and request.payment.source == "paypal"
+    assert [c.item.product_id for c in request.items] == [KETTLE]
+
+
+@pytest.mark.parametrize("text, wanted", [
+    ("red 20 hours water resistance pls", {"color": "red", "battery life": "20 hours", "water resistance": "yes"}),
+    ("the blue one with no water resistance", {"color": "blue", "water resistance": "no"}),
+])
+def test_a_yes_no_option_named_alone_is_wished_for(reader, text, wanted):
+    state = {"awaiting": "new_item", "task": {"kind": "exchange", "order_id": "#W3002300", "items": ["9179378709"],
+                                              "asking": 0}, "focus": {**empty_focus(), "order_ids": ["#W3002300"]}}
+    [change] = only(reader.read(text, state), "detail").items
+    assert dict(change.new_options) == wanted
+
+
+def test_a_kind_of_product_asked_about_with_typos_in_the_filler_words(reader):
+    q = only(read(reader, "do yuo carry sofas for sale?"), "catalog").catalog
+    assert (q.want, q.unknown_product) == ("sell", "sofas")
+
+
+def test_a_number_that_is_an_option_value_is_not_a_card(reader):
+    state = {"awaiting": "new_item", "task": {"kind": "exchange", "order_id": "#W7623533", "items": ["4772738468"],
+                                              "asking": 0}, "focus": {**empty_focus(), "order_ids": ["#W7623533"]}}
+    request = only(reader.read("change it to the 2000 animals version", state), "detail")
+    assert request.payment is None
+    assert dict(request.items[0].new_options) == {"pieces": "2000", "theme": "animals"}
+
+
+def test_values_after_the_first_product_of_a_comparison_describe_it(reader):
+    q = only(read(reader, "how does the wristwatch in black silicone compare to the dumbbell set in 30-50 lbs?"),
+             "catalog").catalog
+    assert [dict(r.options) for r in q.compare] == [{"dial color": "black", "strap material": "silicone"},
+                                                    {"weight range": "30-50 lbs"}]
+
+
+def test_a_question_while_asked_for_the_new_variant_stays_a_question(reader):
+    state = {"awaiting": "new_item", "task": {"kind": "exchange", "order_id": "#W3002300", "items": ["9179378709"],
+                                              "asking": 0}, "focus": {**empty_focus(), "order_ids": ["#W3002300"]}}
+    assert read(reader, "what colours does the speaker come in?", **state).kinds == ("catalog",)
