@@ -82,10 +82,11 @@ class Reader:
         awaiting = state.get("awaiting") or ""
         clauses = [c for clause in split_clauses(text, self.lexicon.data.get("request_breaks", []))
                    for c in _identity_first(clause)]
-        labels = self.classifier.predict(clauses, [awaiting] * len(clauses))
+        labels = self.classifier.predict([self.lexicon.normalise(c) for c in clauses], [awaiting] * len(clauses))
         dropped = next((n for n, lab in enumerate(labels[:-1]) if lab.label == "deny"), None)
         if awaiting and dropped is not None:  # after "never mind that one", nothing is asked any more
-            labels[dropped + 1:] = self.classifier.predict(clauses[dropped + 1:], [""] * (len(clauses) - dropped - 1))
+            labels[dropped + 1:] = self.classifier.predict([self.lexicon.normalise(c) for c in clauses[dropped + 1:]],
+                                                           [""] * (len(clauses) - dropped - 1))
         groups: list[tuple[str, str, float]] = []  # (label, text, confidence)
         for clause, lab in zip(clauses, labels):
             label = lab.label
@@ -127,7 +128,7 @@ class Reader:
         if not scope:
             return label
         if spans.order_ids(clause):  # "can u swap the camera ...? it's order w2435638": about that order, a task
-            if label == "policy":
+            if label.split(":")[0] in ("policy", "catalog"):  # "exchange for order w4556683: the earbuds for ..."
                 for task, words in scope["task_words"].items():
                     if _has_phrase(clause, words):
                         return f"order_task:{task}"
@@ -325,8 +326,10 @@ class Reader:
         order = self._order_of(order_ids[0] if order_ids else (focus["order_ids"] or [None])[0])
         awaiting = state.get("awaiting") or ""
         items = self._items(text, order, awaiting, _product_in_question(state, order))
-        if kind == "order_task" and task == "return" and any(c.new_options or c.same for c in items):
-            task = "change"  # "switch the kettle to the glass one, refund my visa": a new variant is wanted
+        if kind == "order_task" and task in ("return", "payment") and any(c.new_options or c.same for c in items):
+            # "switch the kettle to the glass one, refund my visa", "..., charge or refund card ending 4015": a new
+            # variant is wanted, so the items change (the payment is for the difference)
+            task = "change"
         reason = ""
         if kind == "order_task" and task == "cancel" or awaiting == "reason":
             reason = self._heads()[1].reason(text)

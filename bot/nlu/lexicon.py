@@ -182,6 +182,23 @@ class Lexicon:
                         taken[j] = True
         return sorted(found, key=lambda m: (m.start, m.kind, m.product_ids, m.option))
 
+    def normalise(self, text: str) -> str:
+        """The text with slips in filler words put right ("nvm taht one" -> "nvm that one"), for the clause
+        classifier: catalog words, identifiers and words it knows are left as typed."""
+        known = self.common | {w for k in list(self.products) + list(self.values) + list(self.option_names) for w in k}
+
+        def fix(m):
+            word = m.group(0)
+            low = word.lower()
+            if low in known or _singular(low) in known or low in self.filler or len(low) < 3:
+                return word
+            right = next((f for f in self._filler_by_len.get(len(low), ()) if _swapped_or_short(low, f)), None) or \
+                (next((f for f in self._filler_by_len.get(len(low) + 1, ()) if _swapped_or_short(low, f)), None)
+                 if len(low) >= 4 else None)
+            return right or word
+        pieces = re.split(r"(\S+@\S+)", text)  # an email stays as typed
+        return "".join(p if "@" in p else re.sub(r"(?<![\w#])[A-Za-z']+(?!\w)", fix, p) for p in pieces)
+
     def is_filler(self, word: str) -> bool:
         """A word that says nothing about a product, typed right or with two letters swapped ("yuo", "teh") or
         one letter left out ("ordr", "pleas"); the short ones must be spelled right ("hat" is not "what")."""

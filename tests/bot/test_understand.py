@@ -393,3 +393,25 @@ def test_a_question_while_asked_for_the_new_variant_stays_a_question(reader):
     state = {"awaiting": "new_item", "task": {"kind": "exchange", "order_id": "#W3002300", "items": ["9179378709"],
                                               "asking": 0}, "focus": {**empty_focus(), "order_ids": ["#W3002300"]}}
     assert read(reader, "what colours does the speaker come in?", **state).kinds == ("catalog",)
+
+
+@pytest.mark.parametrize("task", ["return", "payment"])
+def test_a_task_that_names_new_variants_changes_items_whatever_it_was_labelled(reader, task):
+    # "... the laptop for the i5 one in w7007896, charge or refund card ending 4015" was labelled a payment change
+    request = reader._order("order_task", task, "switch the kettle in w4817420 to the glass one, card ending 4015",
+                            {"focus": empty_focus()})
+    assert request.task == "change" and dict(request.items[0].new_options) == {"material": "glass"}
+
+
+def test_never_mind_typed_with_a_slip_still_drops_the_task(reader):
+    state = {"awaiting": "new_item", "task": {"kind": "modify_items", "order_id": "#W7109609",
+                                              "items": ["9805150490", "4806644905"], "asking": 1},
+             "focus": {**empty_focus(), "order_ids": ["#W7109609"]}}
+    assert reader.read("nvm taht one. oh and need to change something in order w6554908", state).kinds == \
+        ("deny", "order_task")
+
+
+def test_a_task_stated_with_an_order_id_is_no_catalog_question(reader):
+    request = only(read(reader, "exchange for order w4556683: the earbuds for a 6 hours one and the speaker to red "
+                                "20 hours"), "order_task")
+    assert request.order_ids == ("#W4556683",) and len(request.items) == 2

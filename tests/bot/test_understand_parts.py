@@ -81,6 +81,12 @@ def test_filler_words_typed_with_a_slip_are_still_filler(lexicon):
     assert not any(lexicon.is_filler(w) for w in ("hat", "desk", "wine", "sofa"))  # "hat" is not "what"
 
 
+def test_slips_in_filler_words_are_put_right_for_the_classifier(lexicon):
+    assert lexicon.normalise("nvm taht one, jsut teh kettel pleas") == "nvm that one, just the kettel please"
+    assert lexicon.normalise("hte email is mei.davis@example.com") == "the email is mei.davis@example.com"
+    assert lexicon.normalise("the form is wrong") == "the form is wrong"  # a word of its own stays
+
+
 def test_option_values_resolve_to_the_catalogs_spelling(lexicon):
     bottle = lexicon.products_in("water bottle")
     assert lexicon.values_for(lexicon.mentions("the 1000ML Glass one"), bottle) == {"capacity": "1000ml",
