@@ -103,6 +103,24 @@ def test_a_conversation_round_trip(memory):
     assert insights["top_intents"] == [("product_availability", 1)]
 
 
+def test_an_id_that_is_not_a_row_id_finds_nothing_on_either_backend(memory):
+    """A bool, a numeric string, a float or an id past 64 bits names no turn or ticket, though SQLite would read
+    True and "1" as the row id 1 if the store passed them on."""
+    turn = memory.add_turn("s1", "assistant", "hi", {"intent": "greet"})
+    ticket = memory.open_ticket("s1", "handover", "wants a person")
+    assert (turn, ticket.ticket_id) == (1, 1)  # a fresh store: True and "1" would name these rows
+    for bad in (True, str(turn), float(turn), 2 ** 63, 0, -1):
+        with pytest.raises(TurnNotFound):
+            memory.set_feedback("s1", bad, True)
+    for bad in (True, str(ticket.ticket_id), float(ticket.ticket_id), 2 ** 63):
+        with pytest.raises(TicketNotFound):
+            memory.close_ticket(bad)
+    assert memory.history("s1")[-1].helpful is None and [t.ticket_id for t in memory.tickets()] == [1]
+    memory.set_feedback("s1", turn, True)  # the real ids still work
+    memory.close_ticket(ticket.ticket_id)
+    assert memory.history("s1")[-1].helpful is True and memory.tickets() == []
+
+
 def test_hostile_text_is_stored_cleanly(memory):
     memory.add_turn("s1", "user", "nul \x00 here, lone \ud800 surrogate")
     memory.add_turn("s1", "user", "x" * (MAX_TEXT_CHARS + 50))
