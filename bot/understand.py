@@ -379,8 +379,10 @@ class Reader:
                 m = products[0]
                 cues = [next((i for i, t in enumerate(toks) if i >= m.end and CHANGE_CUE.fullmatch(t)), None),
                         # "make the 19 bar espresso machine a 9 bar capsule one instead"
-                        next((i for i, t in enumerate(toks) if i >= m.end and t in ("a", "an") and
-                              any(w in ("one", "version", "instead", "model") for w in toks[i + 1:])), None)]
+                        next((i for i, t in enumerate(toks) if i >= m.end and t in ("a", "an", "the") and
+                              any(w in ("one", "version", "instead", "model") for w in toks[i + 1:])), None),
+                        # "make the USB lamp silver low AC adapter instead": what follows the item is new
+                        m.end - 1 if "instead" in toks[m.end:] else None]
                 cue = min((c for c in cues if c is not None), default=None)
                 pids = [p for p in m.product_ids if p in in_order] or list(m.product_ids)
                 pid = pids[0] if len(pids) == 1 or order else ""
@@ -523,9 +525,10 @@ def _identity_first(clause: str) -> list[str]:
 def _asks_option(mentions: list[Mention]) -> bool:
     """An option is named without a value after it ("what colours does it come in?")."""
     values_at = {(m.start, m.option) for m in mentions if m.kind == "value"}
+    value_spans = {m.start for m in mentions if m.kind == "value"}
     named: dict[int, bool] = {}  # option name span -> a value of one of its options follows
     for m in mentions:
-        if m.kind == "option":
+        if m.kind == "option" and m.start not in value_spans:  # "the battery one": a value, not a question
             named[m.end] = named.get(m.end, False) or (m.end, m.option) in values_at
     return not all(named.values())
 

@@ -415,3 +415,16 @@ def test_a_task_stated_with_an_order_id_is_no_catalog_question(reader):
     request = only(read(reader, "exchange for order w4556683: the earbuds for a 6 hours one and the speaker to red "
                                 "20 hours"), "order_task")
     assert request.order_ids == ("#W4556683",) and len(request.items) == 2
+
+
+def test_values_between_the_item_and_instead_are_what_it_becomes(reader):
+    request = only(read(reader, "please make the USB lamp silver low AC adapter instead, visa ending 4012"),
+                   "order_task")
+    [change] = request.items
+    assert dict(change.item.options) == {"power source": "USB"}
+    assert dict(change.new_options) == {"color": "silver", "brightness": "low", "power source": "AC adapter"}
+
+
+def test_the_options_an_option_of_the_product_takes_even_if_another_product_has_that_word_as_a_value(reader):
+    q = only(read(reader, "what are the battery options of the earbuds?"), "catalog").catalog
+    assert (q.want, q.option) == ("option_values", "battery life")

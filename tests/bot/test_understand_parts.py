@@ -87,6 +87,20 @@ def test_slips_in_filler_words_are_put_right_for_the_classifier(lexicon):
     assert lexicon.normalise("the form is wrong") == "the form is wrong"  # a word of its own stays
 
 
+def test_a_short_alias_after_a_word_the_catalog_does_not_know_is_something_else(lexicon):
+    assert lexicon.products_in("do you have ski boots?") == []  # not the Hiking Boots
+    assert [lexicon.names[p] for p in lexicon.products_in("return the boots")] == ["Hiking Boots"]
+
+
+def test_a_word_that_is_a_value_of_one_product_and_an_option_of_another_is_both(lexicon):
+    kinds = {(m.kind, m.option) for m in lexicon.mentions("the battery options of the earbuds")}
+    assert ("value", "power source") in kinds and ("option", "battery life") in kinds
+
+
+def test_a_resolution_is_not_a_card_number():
+    assert spans.last_four("the 1080p action camera") == ""
+
+
 def test_option_values_resolve_to_the_catalogs_spelling(lexicon):
     bottle = lexicon.products_in("water bottle")
     assert lexicon.values_for(lexicon.mentions("the 1000ML Glass one"), bottle) == {"capacity": "1000ml",
