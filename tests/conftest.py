@@ -126,6 +126,31 @@ def demo_db(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="session")
+def classifier():
+    """The packaged intent classifier (real MiniLM), loaded once per test session."""
+    import torch
+    torch.set_num_threads(1)
+    from bot.intents import IntentClassifier
+    clf = IntentClassifier.load()
+    clf.predict("warm up")
+    return clf
+
+
+@pytest.fixture(scope="session")
+def hash_index(demo_db):
+    """The demo shop's search index built with the hashing embedder (fast; search quality is not tested here)."""
+    from knowledge.documents import shop_documents
+    from knowledge.embeddings import HashEmbedder
+    from knowledge.index import SearchIndex
+    from knowledge.store import Store
+    store = Store(demo_db)
+    try:
+        return SearchIndex.build(shop_documents(store), embedder=HashEmbedder())
+    finally:
+        store.close()
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request) -> str:
     """Each backend this leg runs: SQLite always, PostgreSQL on the PostgreSQL leg."""

@@ -1,5 +1,5 @@
-"""Shared set-up for the security tests: the packaged intent classifier (real MiniLM, loaded once per test
-session), a hashing-embedder index of the demo shop, and bots on fresh copies of the demo shop."""
+"""Shared set-up for the security tests: bots on fresh copies of the demo shop, with the session's intent
+classifier and hashing-embedder index (tests/conftest.py)."""
 from __future__ import annotations
 
 import shutil
@@ -8,35 +8,11 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def classifier():
-    import torch
-    torch.set_num_threads(1)
-    from bot.intents import IntentClassifier
-    clf = IntentClassifier.load()
-    clf.predict("warm up")
-    return clf
-
-
-@pytest.fixture(scope="session")
 def demo_export(demo_db):
     from knowledge.store import Store
     store = Store(demo_db)
     try:
         return store.export()
-    finally:
-        store.close()
-
-
-@pytest.fixture(scope="session")
-def hash_index(demo_db):
-    """The demo shop's search index built with the hashing embedder (fast; search quality is not tested here)."""
-    from knowledge.documents import shop_documents
-    from knowledge.embeddings import HashEmbedder
-    from knowledge.index import SearchIndex
-    from knowledge.store import Store
-    store = Store(demo_db)
-    try:
-        return SearchIndex.build(shop_documents(store), embedder=HashEmbedder())
     finally:
         store.close()
 

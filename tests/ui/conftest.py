@@ -2,7 +2,6 @@
 app around them."""
 from __future__ import annotations
 
-import functools
 import shutil
 
 import pytest
@@ -36,32 +35,8 @@ def client(make_client):
     return make_client(shop_origins=("https://shop.example",))
 
 
-@functools.lru_cache(maxsize=1)
-def _classifier():
-    import torch
-    torch.set_num_threads(1)
-    from bot.intents import IntentClassifier
-    clf = IntentClassifier.load()
-    clf.predict("warm up")
-    return clf
-
-
-@functools.lru_cache(maxsize=1)
-def _hash_index(demo_db: str):
-    """The demo shop's search index with the hashing embedder (fast; search quality is not what these test)."""
-    from knowledge.documents import shop_documents
-    from knowledge.embeddings import HashEmbedder
-    from knowledge.index import SearchIndex
-    from knowledge.store import Store
-    store = Store(demo_db)
-    try:
-        return SearchIndex.build(shop_documents(store), embedder=HashEmbedder())
-    finally:
-        store.close()
-
-
 @pytest.fixture
-def real_bot(demo_db, tmp_path):
+def real_bot(demo_db, tmp_path, classifier, hash_index):
     """The real assistant (intent classifier, flows, claim-checked templates, no language model) on a fresh
     copy of the demo shop."""
     from bot import Bot
@@ -69,6 +44,6 @@ def real_bot(demo_db, tmp_path):
     data = tmp_path / "real-shop"
     data.mkdir()
     shutil.copy(demo_db, data / "shop.db")
-    bot = Bot.load(data, writer=TemplateWriter(), classifier=_classifier(), index=_hash_index(str(demo_db)))
+    bot = Bot.load(data, writer=TemplateWriter(), classifier=classifier, index=hash_index)
     yield bot
     bot.close()
