@@ -13,21 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from knowledge.store import Store
 from trustgen.engines import EngineBase, OpenAIEngine, Streamed, drain, make_engine
 from trustgen.errors import EngineError
 from trustgen.generate import Generation
 from trustgen.types import ReplyRequest, fact_from_variant
 from trustgen.writer import GroundedWriter, ModelGenerator, WriterConfig, streaming_to
-
-
-@pytest.fixture(scope="module")
-def bottle(demo_db):
-    store = Store(demo_db)
-    product = next(store.get_product(p) for p in store.product_ids() if store.get_product(p)["name"] == "Water Bottle")
-    store.close()
-    variant = next(iter(product["variants"].values()))
-    return {**variant, "product_id": product["product_id"], "name": product["name"]}
 
 
 def request(bottle, **kw) -> ReplyRequest:

@@ -5,18 +5,8 @@ from __future__ import annotations
 import pytest
 
 from knowledge.faq import load_faq
-from knowledge.store import Store
 from trustgen.types import ReplyRequest, fact_from_faq, fact_from_variant
 from trustgen.writer import GroundedWriter, ScriptedWriter, TemplateWriter, WriterConfig, load_default_writer, pieces
-
-
-@pytest.fixture(scope="module")
-def bottle(demo_db):
-    store = Store(demo_db)
-    product = next(store.get_product(p) for p in store.product_ids() if store.get_product(p)["name"] == "Water Bottle")
-    store.close()
-    variant = next(iter(product["variants"].values()))
-    return {**variant, "product_id": product["product_id"], "name": product["name"]}
 
 
 def request(bottle, **kw) -> ReplyRequest:
