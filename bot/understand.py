@@ -247,7 +247,7 @@ class Reader:
                 not any(m.kind == "value" and m.option == asked for m in mentions):
             want = "focus_option"  # "what about its power source", "are they waterproof"
         product_ids = named or (list(focus["product_ids"][:1]) if refers or want == "refine" else [])
-        numeric = {m.text for m in mentions if m.kind == "value" and m.text.replace(".", "").isdigit()}
+        numeric = {m.text for m in mentions if m.kind == "value" and m.text[:1].isdigit()}  # "size 12", "5k"
         lo, hi = self._heads()[0].bounds(text, skip=numeric)  # "size 12" is an option value, not a price
         bound_numbers = {str(int(x)) if x == int(x) else str(x) for x in (lo, hi) if x is not None}
         mentions = [m for m in mentions if not (m.kind == "value" and m.text in bound_numbers)]
@@ -371,7 +371,7 @@ class Reader:
             part = part.strip()
             if not part:
                 continue
-            toks = tokens(part)
+            toks = tokens(lex.normalise(part))  # "make teh pet bed teh medium one": word for word, slips put right
             mentions = lex.mentions(part)
             products = [m for m in mentions if m.kind == "product"]
             same = _has_phrase(part, lex.data.get("same_item", []))

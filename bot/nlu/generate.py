@@ -185,13 +185,18 @@ class Generator:
                 in_stock = True
             else:
                 text = text.replace(" {STOCK}", "")
-        if re.search(r"\b(available|in stock|right now|on hand)\b", tpl):
+        if self.asks_available(tpl):
             in_stock = True  # the template itself asks for what is in stock
         if want == "stock":
             in_stock = None
         query = CatalogQuery(want=want, product_ids=(pid,), options=pairs(options), option=q.get("option", ""),
                              price_min=lo, price_max=hi, in_stock=in_stock)
         return text, Request("catalog", catalog=query)
+
+    def asks_available(self, template: str) -> bool:
+        """The wording asks for what can be ordered now (the lexicon's in-stock words)."""
+        low = f" {template.lower()} "
+        return any(f" {w} " in low or f" {w}?" in low for w in self.lex.get("in_stock", []))
 
     def by_product_options(self, pid):
         return {k for v in self.by_product[pid] for k in v["options"]}
@@ -227,7 +232,8 @@ class Generator:
             return tpl.replace("{V}", value.lower() if self.rng.random() < 0.7 else value), Request("catalog", catalog=q)
         if want == "focus_option":
             option = self.rng.choice(sorted(self.by_product_options(pid)))
-            q = CatalogQuery(want="option_values", product_ids=(pid,), option=option)
+            q = CatalogQuery(want="option_values", product_ids=(pid,), option=option,
+                             in_stock=True if self.asks_available(tpl) else None)  # "available colours?"
             return tpl.replace("{O}", self.option_word(option)), Request("catalog", catalog=q)
         real = {"focus_stock": "stock", "focus_price": "price"}[want]
         q = CatalogQuery(want=real, product_ids=(pid,), options=pairs(first_opts))

@@ -12,6 +12,8 @@ from .spans import Amount, amounts
 
 BOUNDS = ("max", "min", "none")
 NEGATIONS = {"not", "no", "can't", "cannot", "won't", "don't", "nothing", "never", "shouldn't", "wouldn't"}
+REASON_MIN = 0.6  # below this a reason is asked for rather than guessed (a wrong reason cancels the order wrongly)
+CURRENCY = re.compile(r"usd|dollar|buck|quid|eur", re.I)
 RANGE = re.compile(r"(?:between|from)?\s*\$?\s*(\d+(?:\.\d+)?)\s*(?:\$|usd|dollars|bucks)?\s*(?:and|to|-)\s*\$?\s*"
                    r"(\d+(?:\.\d+)?)\s*(?:\$|usd|dollars|bucks)?", re.I)
 
@@ -71,7 +73,8 @@ class BoundHead:
     def bounds(self, text: str, skip: set[str] = frozenset()) -> tuple[float | None, float | None]:
         """(price_min, price_max) stated in the text; a range "between 50 and 100" gives both."""
         m = RANGE.search(text.replace(",", ""))
-        found = [a for a in amounts(text) if a.money or text[a.start:a.end].strip() not in skip]
+        found = [a for a in amounts(text) if text[a.start:a.end].strip().lower() not in skip or
+                 "$" in text[max(0, a.start - 2):a.start] or CURRENCY.search(text[a.start:a.end])]  # "5k" camera
         if m and re.search(r"between|from|range|-|to", m.group(0)) and len(found) >= 2:
             lo, hi = sorted((float(m.group(1)), float(m.group(2))))
             if lo < hi and any(a.money for a in found) or re.search(r"between", m.group(0)):
@@ -106,4 +109,7 @@ class ReasonHead:
         self.model = _char_lr(texts, labels)
 
     def reason(self, text: str) -> str:
-        return str(self.model.predict([text.lower()])[0])
+        """The reason given, or "" when the head is not sure of one ("i need to cancel w6272294" gives none)."""
+        probs = self.model.predict_proba([text.lower()])[0]
+        best = int(probs.argmax())
+        return str(self.model.classes_[best]) if probs[best] >= REASON_MIN else ""

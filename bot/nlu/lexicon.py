@@ -94,14 +94,11 @@ class Lexicon:
             if len(words) > 1:  # the head noun alone: "kettle", "bottle", unless another product is just that
                 self._add(self.products, words[-1], pid, weak=True)
                 self.weak.add((words[-1],))
-        self.short_aliases: set[tuple] = set()  # one-word aliases ("boots"): "ski boots" are not Hiking Boots
         for name, aliases in self.data.get("product_aliases", {}).items():
             pid = by_name.get(name.lower())
             for alias in aliases if pid else ():
                 self._add(self.products, alias, pid)
-                self.weak.discard(_norm_phrase(alias))  # a listed alias is no weak head: its own common words count
-                if len(_norm_phrase(alias)) == 1:
-                    self.short_aliases.add(_norm_phrase(alias))
+                self.weak.discard(_norm_phrase(alias))  # a listed alias names the product wherever it stands
         self.values: dict[tuple, set[tuple[str, str, str]]] = {}  # phrase -> {(product_id, option, value)}
         value_aliases = {k.lower(): v for k, v in self.data.get("value_aliases", {}).items()}
         for pid, opts in self.option_values.items():
@@ -222,14 +219,14 @@ class Lexicon:
 
     def _modified_head(self, key, toks, i) -> bool:
         """A bare head noun after a word the catalog doesn't know names something else: "washing machine"."""
-        if key not in self.weak and key not in self.short_aliases:
+        if key not in self.weak:
             return False
-        if key in self.weak and key[0] in self.common:
+        if key[0] in self.common:
             return True  # "set me back" is not a Dumbbell Set
         if i == 0:
             return False
         before = toks[i - 1]
-        known = before in self.filler or any(before in k for k in self.values) or before.isdigit()
+        known = self.is_filler(before) or any(before in k for k in self.values) or before.isdigit()
         return not known
 
     def products_in(self, text: str) -> list[str]:

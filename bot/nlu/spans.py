@@ -14,7 +14,7 @@ EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 ZIP = re.compile(r"(?<![\d#\w.$])\d{5}(?!\d|\.\d|\s?(?:\$|usd|dollars?|bucks))", re.I)  # "zip 80218." ends a sentence
 METHOD_ID = re.compile(r"\b(gift_card|credit_card|paypal)_\d+\b", re.I)
 FOUR = re.compile(r"(?<![\d.$])\d{4}(?!\d|\.\d|[a-z]|\s?(?:\$|usd|dollars?|bucks|ml|mah|pieces?))", re.I)  # "ending in 4805."
-AMOUNT = re.compile(r"(?:\$|usd\s?)?\s?(\d+(?:,\d{3})*(?:\.\d{1,2})?)\s?(k\b)?\s?(\$|usd|dollars?|bucks?|quid|eur|euros?)?",
+AMOUNT = re.compile(r"(?:\$|usd\s?)?\s?(?<![A-Za-z\d])(\d+(?:,\d{3})*(?:\.\d{1,2})?)\s?(k\b)?\s?(\$|usd|dollars?|bucks?|quid|eur|euros?)?",
                     re.I)
 NAME_CUE = re.compile(r"(?:name(?:'s| is)?|i am|i'm|im|this is|it's|its|call me)\s*[:,-]?\s+"
                       r"([A-Za-z][A-Za-z'\-]+)\s+([A-Za-z][A-Za-z'\-]+)", re.I)

@@ -428,3 +428,8 @@ def test_values_between_the_item_and_instead_are_what_it_becomes(reader):
 def test_the_options_an_option_of_the_product_takes_even_if_another_product_has_that_word_as_a_value(reader):
     q = only(read(reader, "what are the battery options of the earbuds?"), "catalog").catalog
     assert (q.want, q.option) == ("option_values", "battery life")
+
+
+def test_an_option_value_that_looks_like_an_amount_is_no_price_bound(reader):
+    q = only(read(reader, "what's the price of the 5k action camera?"), "catalog").catalog
+    assert (q.price_min, q.price_max, dict(q.options)) == (None, None, {"resolution": "5K"})
