@@ -208,6 +208,9 @@ class Bot:
                 continue
             out, personalise = answers.answer(self, state, request, text, session_id, personalise)
             outs.append(out)
+        if not outs and any(r.kind == "deny" for r in requests if r is not None):
+            # "never mind" with nothing in progress: nothing to drop, and nothing misunderstood either
+            outs.append(Outcome(self.flows.t["declined"], "declined", confidence=1.0))
         asking = [o for o in outs if o.awaiting]
         if asking and outs[-1] is not asking[-1]:  # the open question goes last, where the customer looks for it
             outs.remove(asking[-1])

@@ -376,3 +376,10 @@ def test_the_open_question_comes_last_and_is_what_the_reply_awaits(demo_db, tmp_
     assert r.awaiting == "items"
     assert r.text.index("T-Shirt") < r.text.index("Which items of order #W5442520")
     assert bot.memory.session("s").state["awaiting"] == "items"
+
+
+def test_never_mind_with_nothing_in_progress_is_no_misunderstanding(demo_db, tmp_path):
+    bot = scripted_bot(demo_db, tmp_path, {"never mind": [Request("deny")]})
+    for _ in range(3):  # said again and again, it never counts towards a hand-over
+        r = bot.respond("never mind", session_id="s")
+        assert not r.handover and "haven't changed anything" in r.text
