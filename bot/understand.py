@@ -17,6 +17,7 @@ import threading
 from dataclasses import replace
 
 from .nlu import spans
+from .nlu.heads import REASON_MIN as REASON_SURE
 from .nlu.lexicon import Lexicon, Mention, _singular, tokens
 from .reading import (REASONS, CatalogQuery, ItemChange, ItemRef, Payment, Reading, Request, empty_focus, pairs)
 
@@ -174,7 +175,7 @@ class Reader:
         kind, _, sub = label.partition(":")
         if task == "change" and sub in ("exchange", "modify_items"):
             sub = task  # the flows keep "change" until the order's status says which
-        if awaiting == "reason" and not spans.order_ids(clause) and self._heads()[1].reason(clause) in REASONS:
+        if awaiting == "reason" and not spans.order_ids(clause) and self._heads()[1].reason(clause, 0.0) in REASONS:
             return "detail"  # "changed my mind" while asked why: the reason, whatever it resembles
         if kind == "order_task" and sub == task and not spans.order_ids(clause) or \
                 (kind == "order_task" and sub == task and awaiting != "order"):
@@ -332,7 +333,7 @@ class Reader:
             task = "change"
         reason = ""
         if kind == "order_task" and task == "cancel" or awaiting == "reason":
-            reason = self._heads()[1].reason(text)
+            reason = self._heads()[1].reason(text, 0.0 if awaiting == "reason" else REASON_SURE)
             reason = reason if reason in REASONS or reason == "other" else ""
         payment = self._payment(text) if (task in ("payment", "return", "exchange", "modify_items", "change") or
                                           awaiting == "payment" or kind == "detail") else None

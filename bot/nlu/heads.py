@@ -108,8 +108,9 @@ class ReasonHead:
         labels += [""] * (len(texts) - len(labels))
         self.model = _char_lr(texts, labels)
 
-    def reason(self, text: str) -> str:
-        """The reason given, or "" when the head is not sure of one ("i need to cancel w6272294" gives none)."""
+    def reason(self, text: str, sure: float = REASON_MIN) -> str:
+        """The reason given, or "" when the head is less sure of one than `sure` ("i need to cancel w6272294" gives
+        none); an answer to "why would you like to cancel?" is read with sure=0 (the likeliest reading)."""
         probs = self.model.predict_proba([text.lower()])[0]
         best = int(probs.argmax())
-        return str(self.model.classes_[best]) if probs[best] >= REASON_MIN else ""
+        return str(self.model.classes_[best]) if probs[best] >= sure else ""

@@ -433,3 +433,11 @@ def test_the_options_an_option_of_the_product_takes_even_if_another_product_has_
 def test_an_option_value_that_looks_like_an_amount_is_no_price_bound(reader):
     q = only(read(reader, "what's the price of the 5k action camera?"), "catalog").catalog
     assert (q.price_min, q.price_max, dict(q.options)) == (None, None, {"resolution": "5K"})
+
+
+def test_an_answer_to_why_cancel_is_read_even_when_the_reason_head_is_unsure(reader):
+    # asked why, "clicked the wrong button" is the likeliest reason; said unasked, an unsure guess is not taken
+    state = {"awaiting": "reason", "task": {"kind": "cancel", "order_id": "#W5442520"},
+             "focus": {**empty_focus(), "order_ids": ["#W5442520"]}}
+    assert only(reader.read("clicked the wrong button", state), "detail").reason == "ordered by mistake"
+    assert only(read(reader, "i need to cancel w5442520 please"), "order_task").reason == ""
