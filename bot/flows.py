@@ -629,13 +629,31 @@ class Flows:
                                                               difference=difference, status=order["status"])
                     action = "modify_pending_order_items"
         except ActionError as exc:
-            return self.say("action_failed", intent, reason=exc.reason)
+            done = self.already_done(task)
+            if done is None:
+                return self.say("action_failed", intent, reason=exc.reason)
+            text, action = done, None
+            order = s.get_order(task["order_id"])
         cite = f"order:{task['order_id']}" if task.get("order_id") else f"customer:{state['user_id']}"
         out = Outcome(text + " " + self.t["anything_else"], intent, action=action,
                       citations=[Citation(cite, "action", text)])
         if task.get("amounts"):
             out.facts = [self.amounts_fact(task["order_id"], order["status"], **task["amounts"])]
         return out
+
+    def already_done(self, task) -> str | None:
+        """The reply when the confirmed change is already in the shop's records, exactly as planned: the same
+        "yes" applied before the server stopped, whose reply never reached the customer. None otherwise."""
+        if task["kind"] != "cancel":  # the other changes can be applied again to the same effect, or are refused
+            return None
+        try:
+            order = self.store.get_order(task["order_id"])
+        except NotFound:
+            return None
+        if order["status"] == "cancelled" and order.get("cancel_reason") == task["reason"]:
+            return self.t["already_cancelled"].format(order_id=order["order_id"], refund=self.refund_note(
+                order["payment_history"][0]["payment_method_id"]))
+        return None
 
     def refund_note(self, method_id: str) -> str:
         if "gift_card" in method_id:

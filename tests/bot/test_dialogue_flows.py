@@ -77,6 +77,24 @@ def test_ambiguous_yes_is_asked_again_and_only_yes_acts(demo_db, tmp_path):
     assert order["status"] == "cancelled" and order["cancel_reason"] == "ordered by mistake"
 
 
+def test_a_yes_repeated_after_the_cancel_went_through_says_so(demo_db, tmp_path):
+    """The server applied a cancel and stopped before its reply was saved or sent; the customer says yes again.
+    They are told it is done, not "I couldn't do that"; nothing is applied twice."""
+    bot = make_bot(demo_db, tmp_path)
+    r = talk(bot, "s", "I want to cancel order #W5442520", OLIVIA, "I ordered it by mistake")[-1]
+    assert r.awaiting == "confirm"
+    bot.store.cancel_pending_order("#W5442520", "ordered by mistake")  # what the stopped server had done
+    after = bot.store.export()
+    r = bot.respond("yes", session_id="s")
+    assert "already cancelled" in r.text and "couldn't" not in r.text and r.action is None
+    assert r.claims_unsupported == 0 and bot.store.export() == after
+    (tmp_path / "other").mkdir()
+    other = make_bot(demo_db, tmp_path / "other")
+    talk(other, "s", "I want to cancel order #W5442520", OLIVIA, "I ordered it by mistake")
+    other.store.cancel_pending_order("#W5442520", "no longer needed")  # cancelled, but not as planned
+    assert "couldn't do that" in other.respond("yes", session_id="s").text
+
+
 def test_no_declines_and_bad_reason_is_refused(demo_db, tmp_path):
     bot = make_bot(demo_db, tmp_path)
     before = bot.store.export()
