@@ -88,11 +88,10 @@ def test_a_yes_repeated_after_the_cancel_went_through_says_so(demo_db, tmp_path)
     r = bot.respond("yes", session_id="s")
     assert "already cancelled" in r.text and "couldn't" not in r.text and r.action is None
     assert r.claims_unsupported == 0 and bot.store.export() == after
-    (tmp_path / "other").mkdir()
-    other = make_bot(demo_db, tmp_path / "other")
-    talk(other, "s", "I want to cancel order #W5442520", OLIVIA, "I ordered it by mistake")
-    other.store.cancel_pending_order("#W5442520", "no longer needed")  # cancelled, but not as planned
-    assert "couldn't do that" in other.respond("yes", session_id="s").text
+    r = talk(bot, "t", "I want to cancel order #W7941031", OLIVIA, "I ordered it by mistake")[-1]
+    assert r.awaiting == "confirm"
+    bot.store.cancel_pending_order("#W7941031", "no longer needed")  # cancelled, but not as planned
+    assert "couldn't do that" in bot.respond("yes", session_id="t").text
 
 
 def test_no_declines_and_bad_reason_is_refused(demo_db, tmp_path):
