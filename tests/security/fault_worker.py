@@ -17,6 +17,15 @@ import time
 from pathlib import Path
 
 
+def integrity(path: Path) -> str:
+    """SQLite's own check of a database file: "ok" when it is sound (used by the fault tests after each kill)."""
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        conn.close()
+
+
 def slow(obj, depth: int = 3) -> None:
     """Slow every SQLite connection `obj` holds (found by looking through its attributes, so the worker does not
     depend on how the store names them): each 200 VM steps sleep 0.5 ms, then carry on (the handler returns 0)."""

@@ -12,26 +12,18 @@ import os
 import random
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from fault_worker import integrity
 
 WORKER = Path(__file__).with_name("fault_worker.py")
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_KILLS = 2  # per kind in the default suite; the slow tests kill KILLS times
 KILLS = 20
-
-
-def integrity(path: Path) -> str:
-    conn = sqlite3.connect(path)
-    try:
-        return conn.execute("PRAGMA integrity_check").fetchone()[0]
-    finally:
-        conn.close()
 
 
 def kill_during(mode: str, data: Path, target: int, rng: random.Random, timeout: float = 300

@@ -24,7 +24,6 @@ import random
 import shutil
 import signal
 import socket
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fault_worker import integrity
 
 ROUNDS = 20  # kills per kind
 MODEL_ROUNDS = 3  # kills per kind with the language model on (each restart loads it)
@@ -42,14 +42,6 @@ KILL_SPREAD = 1.5  # kills land uniformly within this many times the request's u
 START_TIMEOUT_S = 180
 CANCEL_REASON = "no longer needed"
 ACTIONS = ("cancel_pending_order", "modify_pending_order_address")
-
-
-def integrity(path: Path) -> str:
-    conn = sqlite3.connect(path)
-    try:
-        return conn.execute("PRAGMA integrity_check").fetchone()[0]
-    finally:
-        conn.close()
 
 
 def free_port() -> int:
