@@ -632,8 +632,7 @@ class Flows:
             done = self.already_done(task)
             if done is None:
                 return self.say("action_failed", intent, reason=exc.reason)
-            text, action = done, None
-            order = s.get_order(task["order_id"])
+            (text, order), action = done, None
         cite = f"order:{task['order_id']}" if task.get("order_id") else f"customer:{state['user_id']}"
         out = Outcome(text + " " + self.t["anything_else"], intent, action=action,
                       citations=[Citation(cite, "action", text)])
@@ -641,9 +640,9 @@ class Flows:
             out.facts = [self.amounts_fact(task["order_id"], order["status"], **task["amounts"])]
         return out
 
-    def already_done(self, task) -> str | None:
-        """The reply when the confirmed change is already in the shop's records, exactly as planned: the same
-        "yes" applied before the server stopped, whose reply never reached the customer. None otherwise."""
+    def already_done(self, task) -> tuple[str, dict] | None:
+        """(the reply, the order) when the confirmed change is already in the shop's records, exactly as planned:
+        the same "yes" applied before the server stopped, whose reply never reached the customer. None otherwise."""
         if task["kind"] != "cancel":  # the other changes can be applied again to the same effect, or are refused
             return None
         try:
@@ -652,7 +651,7 @@ class Flows:
             return None
         if order["status"] == "cancelled" and order.get("cancel_reason") == task["reason"]:
             return self.t["already_cancelled"].format(order_id=order["order_id"], refund=self.refund_note(
-                order["payment_history"][0]["payment_method_id"]))
+                order["payment_history"][0]["payment_method_id"])), order
         return None
 
     def refund_note(self, method_id: str) -> str:

@@ -197,11 +197,15 @@ class Reader:
             return "detail"  # "red 20 hours water resistance": values of the product asked about, not a question
         return label
 
-    def _names_new_values(self, clause: str, state: dict) -> bool:
-        """The clause gives option values of the product whose new variant was asked for, and no other product."""
+    def _order_in_discussion(self, state: dict) -> dict | None:
+        """The order of the task in progress, else the first order in focus (None when there is none)."""
         task, focus = state.get("task"), state.get("focus") or {}
         order_id = (task.get("order_id") if isinstance(task, dict) else None) or (focus.get("order_ids") or [None])[0]
-        pid = _product_in_question(state, self._order_of(order_id))
+        return self._order_of(order_id)
+
+    def _names_new_values(self, clause: str, state: dict) -> bool:
+        """The clause gives option values of the product whose new variant was asked for, and no other product."""
+        pid = _product_in_question(state, self._order_in_discussion(state))
         mentions = self.lexicon.mentions(clause)
         if not pid or any(m.kind == "product" and pid not in m.product_ids for m in mentions):
             return False
@@ -212,9 +216,7 @@ class Reader:
         is named without its value ("what colours does the backpack come in?" asks about the option)."""
         if _asks_option(self.lexicon.mentions(clause)):
             return False
-        task, focus = state.get("task"), state.get("focus") or {}
-        order_id = (task.get("order_id") if isinstance(task, dict) else None) or (focus.get("order_ids") or [None])[0]
-        order = self._order_of(order_id)
+        order = self._order_in_discussion(state)
         if order is None:
             return False
         items = self._items(clause, order, "items")
