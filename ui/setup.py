@@ -1,8 +1,9 @@
 """`shopbot setup`: everything the app needs before its first start, each step skipped when already done.
 
 Steps run in order and each takes the data directory: convert the packaged model once (and, with the shop's
-adapter merged, to CTranslate2 int8 for the fast engine), export the text encoder for ONNX Runtime, create the demo shop's database, build its search
-index, prepare the assistant. Safe to run again; `--force` redoes the model.
+adapter merged, to CTranslate2 int8 for the fast engine), export the text encoder for ONNX Runtime, create the
+demo shop's database, build its search index, prepare the assistant. Safe to run again; `--force` redoes the
+model.
 """
 from __future__ import annotations
 
