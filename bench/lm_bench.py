@@ -165,14 +165,14 @@ def main(argv=None) -> int:
     print(f"\nmodel: {'base' if args.adapter == 'none' else 'base + shop adapter (merged)'}; memory bandwidth "
           f"{bandwidth / 1e9:.1f} GB/s (numpy copy); {args.threads} thread(s); {args.prompts} prompts near 300 "
           f"tokens; perplexity on {args.ppl_examples}, factual accuracy on {args.gen_examples} validation examples\n")
-    print("| engine | prompt tokens | first token | first token, fixed start cached | decode tok/s | weights read/token | bandwidth bound | share "
-          "| peak memory | val perplexity | factual accuracy |")
+    print("| engine | prompt tokens | first token | first token, fixed start cached | decode tok/s "
+          "| weights read/token | bandwidth bound | share | peak memory | val perplexity | factual accuracy |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, r in rows.items():
         a = r["accuracy"]
         cached = f"{r['ttft_cached_s']:.3f} s" if "ttft_cached_s" in r else "-"
-        print(f"| {name} | {r['median_prompt_tokens']:.0f} | {r['ttft_s']:.3f} s | {cached} | {r['decode_tokens_per_s']:.1f} "
-              f"| {r['weight_bytes_per_token'] / 1e6:.0f} MB | {r['bandwidth_bound_tokens_per_s']:.1f} tok/s "
+        print(f"| {name} | {r['median_prompt_tokens']:.0f} | {r['ttft_s']:.3f} s | {cached} "
+              f"| {r['decode_tokens_per_s']:.1f} | {r['weight_bytes_per_token'] / 1e6:.0f} MB | {r['bandwidth_bound_tokens_per_s']:.1f} tok/s "
               f"| {r['share_of_bound']:.0%} | {r['peak_rss_bytes'] / 2**20:.0f} MiB "
               f"| {r['perplexity']['perplexity']:.3f} | {a['accuracy']:.3f} ({a['replies']}) |")
     if args.out:
