@@ -24,6 +24,9 @@ from .reading import (REASONS, CatalogQuery, ItemChange, ItemRef, Payment, Readi
 MIN_CONFIDENCE = 0.15  # below this a clause is "unclear" (the flows ask again)
 CHANGE_CUE = re.compile(r"\b(for|to|into|with|instead|rather than|than)\b", re.I)
 SENTENCE = re.compile(r"(?<=[.!?;])\s+(?=\S)|(?<=[。！？；])|\n+")  # Chinese stops need no space after them
+LEADING = re.compile(r"^\s*((?:\S+\s+){0,4}?\S+?)\s*[,:]\s+(.+)$", re.S)  # up to five words before a comma
+LEADING_ACTS = ("deny", "preamble")  # what may stand before a request in one clause
+LEADING_SURE = 0.6
 ADDRESS_FIELDS = ("address1", "address2", "city", "state", "zip", "country")
 DESCRIBING = ("list", "option_values", "details", "refine", "compare")  # catalog wants that a bare item description resembles
 
@@ -64,9 +67,14 @@ class Reader:
                 from .nlu.generate import phrasings
                 from .nlu.heads import BoundHead, ReasonHead
                 pieces = phrasings(self.language)["pieces"]
-                negatives = [t for fam in phrasings(self.language)["requests"].values()
+                requests = phrasings(self.language)["requests"]
+                negatives = [t for fam in requests.values()
                              for name, texts in fam.items() if not name.startswith("dev") for t in texts
                              if "{REASON}" not in t][:400]
+                # a cancel that gives no reason ("i need to cancel {ORDER} please") is no reason either
+                negatives += [re.sub(r"\{=?[^}]*\}", "", t.replace("{ORDER}", "#W0000000")).strip(" ,")
+                              for name, texts in requests["order_task:cancel"].items() if not name.startswith("dev")
+                              for t in texts if "{=" not in t]
                 self._bounds, self._reasons = BoundHead(pieces), ReasonHead(pieces, negatives)
             return self._bounds, self._reasons
 
@@ -83,6 +91,7 @@ class Reader:
         awaiting = state.get("awaiting") or ""
         clauses = [c for clause in split_clauses(text, self.lexicon.data.get("request_breaks", []))
                    for c in _identity_first(clause)]
+        clauses = self._split_leading_acts(clauses, awaiting)
         labels = self.classifier.predict([self.lexicon.normalise(c) for c in clauses], [awaiting] * len(clauses))
         dropped = next((n for n, lab in enumerate(labels[:-1]) if lab.label == "deny"), None)
         if awaiting and dropped is not None:  # after "never mind that one", nothing is asked any more
@@ -120,6 +129,22 @@ class Reader:
             if request.kind == "deny":  # "never mind that one. I want to return ...": what follows answers nothing
                 state = {**state, "awaiting": "", "task": None}
         return Reading(requests=tuple(requests), language=self.language)
+
+    def _split_leading_acts(self, clauses: list[str], awaiting: str) -> list[str]:
+        """"no leave it, charge paypal for #W...", "got another thing for you: which of my details...": a short
+        "no" or announcement before a comma is a request of its own when the classifier reads it so and the rest
+        as something else."""
+        heads = [(n, m) for n, c in enumerate(clauses) if (m := LEADING.match(c)) and len(m.group(2).split()) >= 2]
+        if not heads:
+            return clauses
+        texts = [self.lexicon.normalise(t) for _, m in heads for t in (m.group(1), m.group(2))]
+        labels = self.classifier.predict(texts, [awaiting] * len(texts))
+        out = list(clauses)
+        for (n, m), head, rest in reversed(list(zip(heads, labels[::2], labels[1::2]))):
+            if head.label in LEADING_ACTS and head.confidence >= LEADING_SURE and rest.confidence >= LEADING_SURE \
+                    and rest.label != head.label and rest.label.split(":")[0] not in ("detail", "confirm", "hedge"):
+                out[n:n + 1] = [m.group(1), m.group(2)]
+        return out
 
     def _scope(self, label: str, clause: str) -> str:
         """Policy or order task, by whose order it is about (the lexicon's `scope` words): a question about
@@ -225,7 +250,9 @@ class Reader:
     def _request(self, label: str, text: str, state: dict, earlier: list[Request]) -> Request:
         kind, _, sub = label.partition(":")
         if kind in ("catalog", "recommend"):
-            return Request(kind, catalog=self._catalog(kind, sub, text, state))
+            query = self._catalog(kind, sub, text, state)
+            topic = _purpose(text, self.lexicon) if kind == "recommend" and not query.product_ids else ""
+            return Request(kind, catalog=query, topic=topic)
         if kind == "policy":
             return Request("policy", faq_ids=self._faq(text))
         if kind == "identify" or (kind == "detail" and state.get("awaiting") == "identify"):
@@ -251,10 +278,13 @@ class Reader:
             want = "focus_option"  # "what about its power source", "are they waterproof"
         product_ids = named or (list(focus["product_ids"][:1]) if refers or want == "refine" else [])
         numeric = {m.text for m in mentions if m.kind == "value" and m.text[:1].isdigit()}  # "size 12", "5k"
+        numeric |= {n for m in mentions if m.kind == "value" for n in re.findall(r"\d+(?:\.\d+)?", m.text)}  # 30-50 lbs
         lo, hi = self._heads()[0].bounds(text, skip=numeric)  # "size 12" is an option value, not a price
         bound_numbers = {str(int(x)) if x == int(x) else str(x) for x in (lo, hi) if x is not None}
         mentions = [m for m in mentions if not (m.kind == "value" and m.text in bound_numbers)]
         stock = _has_phrase(text, lex.data.get("in_stock", []))
+        if want == "refine" and not named and not focus["product_ids"] and not focus.get("catalog"):
+            want = "list"  # "you guys got tv?" at the start: nothing asked before to refine
         if want == "refine" and not any(m.kind == "value" for m in mentions) and \
                 lex.option_asked(mentions, product_ids):
             want = "focus_option"  # "and the colours?"
@@ -329,13 +359,19 @@ class Reader:
         order = self._order_of(order_ids[0] if order_ids else (focus["order_ids"] or [None])[0])
         awaiting = state.get("awaiting") or ""
         items = self._items(text, order, awaiting, _product_in_question(state, order))
+        if kind == "order_task" and task == "user_address" and order_ids:
+            task = "order_address"  # an address change naming an order is that order's; the account's names none
+        if kind == "order_task" and task in ("exchange", "modify_items") and order is not None:
+            # the same wish is an exchange on a delivered order and a modification on a pending one
+            task = {"pending": "modify_items", "delivered": "exchange"}.get(order.get("status", ""), task)
         if kind == "order_task" and task in ("return", "payment") and any(c.new_options or c.same for c in items):
             # "switch the kettle to the glass one, refund my visa", "..., charge or refund card ending 4015": a new
             # variant is wanted, so the items change (the payment is for the difference)
             task = "change"
         reason = ""
         if kind == "order_task" and task == "cancel" or awaiting == "reason":
-            reason = self._heads()[1].reason(text, 0.0 if awaiting == "reason" else REASON_SURE)
+            asked = awaiting == "reason" and kind == "detail"
+            reason = self._heads()[1].reason(text, 0.0 if asked else REASON_SURE, forced=asked)
             reason = reason if reason in REASONS or reason == "other" else ""
         payment = self._payment(text) if (task in ("payment", "return", "exchange", "modify_items", "change") or
                                           awaiting == "payment" or kind == "detail") else None
@@ -446,8 +482,9 @@ class Reader:
         brand = next((b for b in lex.data.get("card_brands", []) if f" {b} " in low), "")
         four = spans.last_four(text) if source in ("", "credit_card") else ""
         four = "" if four in numbers and not source and not brand else four
-        original = _has_phrase(text, lex.data.get("original_payment", [])) and \
-            not _has_phrase(text, lex.data.get("not_original", []))
+        plain = lex.normalise(text)  # "rather than teh original"
+        original = _has_phrase(plain, lex.data.get("original_payment", [])) and \
+            not _has_phrase(plain, lex.data.get("not_original", []))
         if four and not source:
             source = "credit_card"
         if not (source or four or original):
@@ -679,6 +716,27 @@ def _unknown_product(text: str, lex: Lexicon, keep_values: bool = False) -> str:
     keep = [t for t in toks if not lex.is_filler(t) and _singular(t) not in known
             and not t[0].isdigit() and len(t) > 1]
     return " ".join(keep)
+
+
+def _purpose(text: str, lex: Lexicon) -> str:
+    """What a suggestion is for, in the customer's words: "he likes hiking" -> "hiking", "a photography fan" ->
+    "photography" (the lexicon's `purpose` cues); "" when none is said or it is a product of the catalog."""
+    cues = lex.data.get("purpose", {})
+    toks = tokens(text)
+    skip = set(cues.get("skip", []))
+
+    def usable(word: str) -> bool:
+        return word.isalpha() and len(word) > 2 and not lex.is_filler(word) and not lex.mentions(word)
+    for i, t in enumerate(toks):
+        if t in cues.get("before", []):
+            rest = [w for w in toks[i + 1:i + 4]]
+            while rest and rest[0] in skip:
+                rest.pop(0)
+            if rest and usable(rest[0]):
+                return rest[0]
+        if t in cues.get("after", []) and i and usable(toks[i - 1]):
+            return toks[i - 1]
+    return ""
 
 
 def _unmatched_item(part: str, lex: Lexicon) -> str:

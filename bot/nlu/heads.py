@@ -8,6 +8,8 @@ from __future__ import annotations
 import random
 import re
 
+import numpy as np
+
 from .spans import Amount, amounts
 
 BOUNDS = ("max", "min", "none")
@@ -42,11 +44,13 @@ def _word_lr(texts, labels, c=5.0):
 
 
 def _char_lr(texts, labels, c=10.0):
+    """Character n-grams for slips and word pairs for what they say together ("need to" / "don't need")."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    return make_pipeline(TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True),
-                         LogisticRegression(C=c, max_iter=2000, class_weight="balanced")).fit(texts, labels)
+    from sklearn.pipeline import make_pipeline, make_union
+    features = make_union(TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True),
+                          TfidfVectorizer(analyzer="word", ngram_range=(1, 2), token_pattern=r"[a-z']+"))
+    return make_pipeline(features, LogisticRegression(C=c, max_iter=2000, class_weight="balanced")).fit(texts, labels)
 
 
 def _train_pieces(pieces: dict, key: str) -> list[str]:
@@ -108,9 +112,12 @@ class ReasonHead:
         labels += [""] * (len(texts) - len(labels))
         self.model = _char_lr(texts, labels)
 
-    def reason(self, text: str, sure: float = REASON_MIN) -> str:
+    def reason(self, text: str, sure: float = REASON_MIN, forced: bool = False) -> str:
         """The reason given, or "" when the head is less sure of one than `sure` ("i need to cancel w6272294" gives
         none); an answer to "why would you like to cancel?" is read with sure=0 (the likeliest reading)."""
-        probs = self.model.predict_proba([text.lower()])[0]
-        best = int(probs.argmax())
-        return str(self.model.classes_[best]) if probs[best] >= sure else ""
+        parts = [text] + [p for p in re.split(r"[.?!,;]+\s*", text) if p.strip() and p.strip() != text.strip()]
+        probs = self.model.predict_proba([p.lower() for p in parts])  # "cancel w677? dont need it": said apart
+        if forced:  # the answer to "why?": the likeliest of the reasons, "none given" is not an answer
+            probs = np.where(self.model.classes_ == "", -1.0, probs)
+        row, best = np.unravel_index(int(probs.argmax()), probs.shape)
+        return str(self.model.classes_[best]) if probs[row, best] >= sure else ""

@@ -19,6 +19,7 @@ TOKEN = re.compile(r"\d+(?:\.\d+)?\s?(?:gb|tb|ml|mah|mm|mp|ft|l|w|x|k|%|-inch|-p
                    r"| hours| cups?| liters?| degrees)?(?!\w)|[a-z][a-z0-9'+\-]*|[\u4e00-\u9fff]", re.I)
 FUZZY_MIN_LEN = 5  # shorter words are too easily confused ("mat" / "map") to match approximately
 FUZZY_SCORE = 80
+SWAP_MIN_LEN = 4  # a swap of two neighbouring letters is matched down to this length ("lmap" -> "lamp")
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,7 @@ class Lexicon:
                 self.option_names.setdefault(_norm_phrase(w), set()).add(option)
         self._fuzzy_words = sorted({p[0] for p in self.products if len(p) == 1 and len(p[0]) >= FUZZY_MIN_LEN}
                                    | {w for p in self.products for w in p if len(w) >= FUZZY_MIN_LEN})
+        self._swap_words = sorted({w for p in self.products for w in p if len(w) >= SWAP_MIN_LEN})
         self.common = {_singular(w) for w in self.data.get("common_words", [])} | self.filler
         self.max_len = max(len(k) for k in list(self.products) + list(self.values) + list(self.option_names))
 
@@ -139,13 +141,17 @@ class Lexicon:
         out = []
         for t in toks:
             s = _singular(t)
-            if len(t) >= FUZZY_MIN_LEN and s not in known and t not in known and t.isalpha() and \
-                    s not in self.common and t not in self.common:
+            if len(t) < SWAP_MIN_LEN or s in known or t in known or not t.isalpha() or s in self.common or \
+                    t in self.common:
+                out.append(t)
+                continue
+            hit = None
+            if len(t) >= FUZZY_MIN_LEN:
                 words = [w for w in self._fuzzy_words if w[0] == s[0]]  # typos rarely hit the first letter
                 hit = process.extractOne(s, words, scorer=fuzz.ratio, score_cutoff=FUZZY_SCORE)
-                out.append(hit[0] if hit else t)
-            else:
-                out.append(t)
+            # two neighbouring letters swapped, the first two as well ("lmap", "amker"): a slip of the fingers
+            swapped = next((w for w in self._swap_words if len(w) == len(s) and _swapped_or_short(s, w)), None)
+            out.append(hit[0] if hit else swapped or t)
         return out
 
     def mentions(self, text: str) -> list[Mention]:

@@ -441,3 +441,53 @@ def test_an_answer_to_why_cancel_is_read_even_when_the_reason_head_is_unsure(rea
              "focus": {**empty_focus(), "order_ids": ["#W5442520"]}}
     assert only(reader.read("clicked the wrong button", state), "detail").reason == "ordered by mistake"
     assert only(read(reader, "i need to cancel w5442520 please"), "order_task").reason == ""
+
+
+def test_what_a_gift_is_for_is_kept_as_the_topic(reader):
+    hiking = only(read(reader, "recommend me a gift for my dad, he likes hiking, budget 100 dollars"), "recommend")
+    assert hiking.topic == "hiking" and hiking.catalog.price_max == 100
+    assert only(read(reader, "any suggestions for a photography fan?"), "recommend").topic == "photography"
+    # a product named is what the suggestion is about: no topic beside it; a gift for nobody's hobby has none
+    assert only(read(reader, "can you recommend a backpack for hiking"), "recommend").topic == ""
+    assert only(read(reader, "suggest a gift for my mom"), "recommend").topic == ""
+
+
+def test_a_short_no_before_a_new_request_is_a_request_of_its_own(reader):
+    reading = read(reader, "no leave it, charge PayPal for #W7941031 rather than the original",
+                   awaiting="confirm", task="cancel")
+    assert reading.kinds == ("deny", "order_task"), reading
+    assert reading.requests[1].task == "payment" and reading.requests[1].payment.source == "paypal"
+    assert not reading.requests[1].payment.original  # "rather than the original" is not the original card
+    # a "no" before a detail answering the question stays one answer
+    assert read(reader, "no, the blue one", awaiting="new_item", task="exchange").kinds == ("detail",)
+
+
+def test_two_letters_swapped_in_a_product_name_still_name_it(reader):
+    lamp = only(read(reader, "how much is the Desk Lmap?"), "catalog").catalog
+    assert lamp.want == "price" and lamp.product_ids == ("6817146515",)
+    maker = only(read(reader, "in what features do you make the coffee amker"), "catalog").catalog
+    assert maker.product_ids == ("7996920482",) and maker.option == "features"
+
+
+def test_swapping_an_item_is_an_exchange_or_a_modification_by_the_orders_status(reader):
+    delivered = only(read(reader, "replace the white electric kettle with one in 1.5l glass, order #w1630030"),
+                     "order_task")
+    pending = only(read(reader, "order w9673784: make the espresso machine a 9 bar capsule one instead"),
+                   "order_task")
+    assert (delivered.task, pending.task) == ("exchange", "modify_items")
+
+
+def test_nothing_to_refine_at_the_start_asks_whether_we_sell_it(reader):
+    q = only(read(reader, "quick question, you guys got tv? thanks"), "catalog").catalog
+    assert (q.want, q.unknown_product) == ("sell", "tv")
+
+
+def test_a_range_in_an_option_value_is_no_price_range(reader):
+    q = only(read(reader, "got any weights in 30-50 lbs around 1000$ max thanks"), "catalog").catalog
+    assert (q.price_min, q.price_max, dict(q.options)) == (None, 1000.0, {"weight range": "30-50 lbs"})
+
+
+def test_asked_why_a_reason_is_always_one_of_the_reasons(reader):
+    state = {"awaiting": "reason", "task": {"kind": "cancel", "order_id": "#W5442520"},
+             "focus": {**empty_focus(), "order_ids": ["#W5442520"]}}
+    assert only(reader.read("won't be using it after all", state), "detail").reason == "no longer needed"
