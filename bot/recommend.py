@@ -9,19 +9,46 @@ nothing fits, the reply says so and names the closest price. Selection and reaso
 from __future__ import annotations
 
 from . import catalog
-from .answers import nearest_products, show_products, write
+from .answers import show_products, write
 from .flows import Outcome
 from .reading import CatalogQuery, Request
 from .reply import ProductSuggestion
 
-TOPIC_PRODUCTS = 4  # products taken from the search index for a topic ("hiking")
+TOPIC_MIN_SIMILARITY = 0.45  # a product whose name is this close to the topic serves it: hiking -> Hiking Boots,
+# Backpack; travel -> Backpack (not the Grill); fitness, knitting -> nothing, so the whole catalog and no reason
 
 
-def candidates(bot, query: CatalogQuery, topic: str) -> list[dict]:
+def topic_products(bot, topic: str) -> list[str]:
+    """Products whose names the embedder finds close to what the suggestion is for, closest first."""
+    embedder = getattr(bot.index, "embedder", None)
+    if embedder is None or not topic:
+        return []
+    names = _product_names(bot.store)
+    vectors = _name_vectors(embedder, tuple(n for _, n in names))
+    scores = vectors @ embedder.encode([topic])[0]
+    ranked = sorted(range(len(names)), key=lambda i: -scores[i])
+    return [names[i][0] for i in ranked if scores[i] >= TOPIC_MIN_SIMILARITY]
+
+
+def _product_names(store) -> list[tuple[str, str]]:
+    return sorted({(v["product_id"], v["name"]) for v in store.variants()})
+
+
+_VECTORS: dict = {}
+
+
+def _name_vectors(embedder, names: tuple[str, ...]):
+    key = (getattr(embedder, "name", type(embedder).__name__), names)
+    if key not in _VECTORS:  # the catalog's names change rarely: embedded once per process
+        _VECTORS.clear()
+        _VECTORS[key] = embedder.encode(list(names))
+    return _VECTORS[key]
+
+
+def candidates(bot, query: CatalogQuery, for_topic: list[str]) -> list[dict]:
+    """The variants of the products named, else of those found for the topic, else the whole catalog."""
     variants = bot.store.variants()
-    pids = list(query.product_ids)
-    if not pids and topic:
-        pids = nearest_products(bot, topic)[:TOPIC_PRODUCTS]
+    pids = list(query.product_ids) or for_topic
     if not pids:
         return variants
     order = {p: n for n, p in enumerate(pids)}
@@ -38,13 +65,15 @@ def past_values(bot, user_id: str) -> set[tuple[str, str]]:
 
 def recommend(bot, state: dict, request: Request, text: str, session_id: str, personalise: bool) -> Outcome:
     query = request.catalog or CatalogQuery()
-    pool = candidates(bot, query, request.topic)
     liked = past_values(bot, state["user_id"]) if personalise and state.get("user_id") else set()
-    picks = catalog.suggest(bot.store, query, pool, liked=liked, limit=bot.config.max_suggestions,
-                            because=request.topic)
+    for_topic = topic_products(bot, request.topic) if request.topic and not query.product_ids else []
+    topic = request.topic if for_topic else ""  # a topic nothing in the catalog is close to gives no reason
+    pool = candidates(bot, query, for_topic)
+    picks = catalog.suggest(bot.store, query, pool, liked=liked, limit=bot.config.max_suggestions, because=topic)
     intent = "recommend_product"
     if not picks.chosen:
-        constraint = catalog.constraints_text(query)
+        constraint = " ".join(filter(None, [f"for {topic}" if topic else "",
+                                             catalog.constraints_text(query)]))
         msg = f"I couldn't find anything {constraint} that fits.".replace("  ", " ") if constraint else \
             bot.flows.t["no_products"]
         facts = list(catalog.bounds_facts(query))

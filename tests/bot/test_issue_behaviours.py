@@ -108,6 +108,16 @@ def test_a_gift_within_budget_never_suggests_more_expensive_items(shop):
     assert "$236" not in r.text and r.claims_unsupported == 0
 
 
+def test_a_suggestion_for_a_hobby_comes_from_what_the_hobby_needs(shop):
+    r = shop.respond("what would you get a photography fan? at least $400", session_id="photo")
+    assert r.products, r.text
+    for p in r.products:
+        assert "Camera" in p.name and p.price >= 400 and "photography" in p.reason, (p.name, p.reason)
+    # nothing for the hobby within the budget: said so, with the hobby and the budget, never a dearer suggestion
+    r = shop.respond("recommend me a gift for my dad, he likes hiking, budget 100 dollars", session_id="hike")
+    assert not r.products and r.text.startswith("I couldn't find anything for hiking under $100.00"), r.text
+
+
 def test_is_it_waterproof_stays_on_the_speaker(shop):
     r = shop.respond("what's the price of the Bluetooth speaker in blue?", session_id="speaker")
     assert "Bluetooth Speaker" in r.text
