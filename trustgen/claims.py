@@ -421,8 +421,10 @@ class Evidence:
             if _REASONS.search(_sentence_at(text, m.start())):
                 self.reasons.setdefault(" ".join(m.group(1).lower().split()), set()).add(fact.id)
         if not has_records:
-            for value in vocabulary.values:  # option values a plain-text fact (a passage) states
-                if len(value) > 3 and _boundary(value, False).search(text):
+            for value, keys in vocabulary.values.items():  # option values a plain-text fact (a passage) states
+                # a short value ("M") only beside its option's name ("in size M"): alone it is any letter or word
+                said = [value] if len(value) > 3 else [f"{k} {value}" for k in keys]
+                if any(_boundary(v, False).search(text) for v in said):
                     self.free_options.setdefault(value.lower(), set()).add(fact.id)
 
     def _walk(self, node, fid: str, parent: dict) -> bool:

@@ -221,7 +221,7 @@ def correct_cases(shop) -> list[Case]:
 
 def test_seeded_wrong_replies_are_all_caught(shop):
     cases = wrong_cases(shop)
-    assert len(cases) >= 100
+    assert len(cases) == 148  # the set docs/trust.md describes; a change to it changes the documented figure
     missed = []
     for case in cases:
         checked = check(case.text, case.facts)
@@ -476,3 +476,15 @@ def test_the_prompt_leaves_out_counts_of_the_variants_it_lists(shop, tshirt):
     assert count.text in alone  # with no variant listed, the count is the answer
     checked = check_and_repair("There are 2 T-Shirt variants with color blue.", (*two, count), "T")
     assert not checked.fell_back and checked.unsupported == 0
+
+
+def test_a_short_option_value_a_passage_states_beside_its_option_name_is_supported():
+    # the FAQ's own example ("a blue t-shirt in size M") sent as the FAQ answer: the letter M is what it says
+    from trustgen.claims import check as check_claims
+    faq = Fact("faq:product-item-id", "faq", "What is the difference between a product id and an item id?\n"
+               "A product id names a type of product, such as a t-shirt; an item id names one variant of it, such "
+               "as a blue t-shirt in size M.")
+    reply = "An item id names one variant, such as a blue t-shirt in size M."
+    assert all(c.supported for c in check_claims(reply, (faq,)).claims)
+    other = Fact("faq:other", "faq", "Items can be changed only once per order.")
+    assert not all(c.supported for c in check_claims("The t-shirt comes in size M.", (other,)).claims)
