@@ -139,12 +139,35 @@ def opts_text(options: dict) -> str:
 
 # Fact renderings: what a fact looks like in a prompt. The bot should render its facts the same way.
 
+def price_text(value: float) -> str:
+    """A catalog price as the bot's catalog facts write it ("$1,261.14")."""
+    return f"${float(value):,.2f}"
+
+
+def item_line(variant: dict, name: str) -> str:
+    """A variant as the bot's catalog facts render it (bot.catalog.variant_line): the model is trained on the
+    fact lines it reads at answer time ("Yoga Mat (thickness: 4mm, color: blue): $92.53, in stock")."""
+    options = ", ".join(f"{k}: {v}" for k, v in variant["options"].items())
+    stock = "in stock" if variant["available"] else "out of stock"
+    return f"{name} ({options}): {price_text(variant['price'])}, {stock}"
+
+
 def item_fact(variant: dict, name: str, product_id: str) -> Fact:
-    state = "available" if variant["available"] else "not available"
-    text = f"{name}, item {variant['item_id']}: {opts_text(variant['options'])}; price ${money(variant['price'])}; {state}"
     fields = {"item_id": variant["item_id"], "product_id": product_id, "name": name, "options": variant["options"],
               "price": variant["price"], "available": variant["available"]}
-    return Fact(f"item:{variant['item_id']}", "product", text, fields)
+    return Fact(f"item:{variant['item_id']}", "product", item_line(variant, name), fields)
+
+
+def distinguishing(variant: dict, others: list[dict], most: int = 2) -> list[str]:
+    """Option values of `variant` that tell it apart from `others` (a value none of them has comes first), at
+    most `most`: "the blue Yoga Mat" instead of every option in brackets."""
+    if not others:
+        return []
+    unique = [v for k, v in variant["options"].items() if all(o["options"].get(k) != v for o in others)]
+    if unique:
+        return unique[:1]
+    differing = [v for k, v in variant["options"].items() if any(o["options"].get(k) != v for o in others)]
+    return differing[:most]
 
 
 def order_total(order: dict) -> float:
@@ -217,10 +240,11 @@ class Builder:
     def held_customer(self, user_id: str) -> bool:
         return _held("customer:" + user_id, self.seed)
 
-    def example(self, kind, message, facts, reply, products=(), customer="", history=(), **kw) -> Example:
+    def example(self, kind, message, facts, reply, products=(), customer="", history=(), must_state=(),
+                **kw) -> Example:
         held = any(self.held_product(p) for p in products) or bool(customer and self.held_customer(customer))
         request = ReplyRequest(message=message, facts=tuple(facts), template=reply, history=tuple(history),
-                               intent=kind)
+                               intent=kind, must_state=tuple(must_state))
         return Example(kind, request, reply, tuple(products), customer, held_out=held, **kw)
 
     # --- catalog -------------------------------------------------------------------------------------------
@@ -228,14 +252,9 @@ class Builder:
         for pid, product in self.products.items():
             name, variants = product["name"], list(product["variants"].values())
             for v in variants:
-                # A few neighbouring variants as distractors, so the model must pick the right row.
-                shown = [v] + self.rng.sample([w for w in variants if w is not v], min(2, len(variants) - 1))
-                self.rng.shuffle(shown)
-                facts = [item_fact(w, name, pid) for w in shown]
-                slots = dict(name=name, opts=opts_text(v["options"]), item_id=v["item_id"], price=money(v["price"]))
-                ask = self.pick(self.rng.choice(["ask_price", "ask_stock"])).format(**slots)
-                key = "reply_price_available" if v["available"] else "reply_price_unavailable"
-                yield self.example("product", ask, facts, self.pick(key).format(**slots), [pid])
+                yield self.product_example(pid, name, v, variants)
+            for pair in self.fitting_pairs(variants):
+                yield self.pair_example(pid, name, *pair)
             for _ in range(2):
                 shown = self.rng.sample(variants, min(4, len(variants)))
                 facts = [item_fact(w, name, pid) for w in shown]
@@ -243,16 +262,72 @@ class Builder:
                 if available:
                     best = min(available, key=lambda w: w["price"])
                     slots = dict(name=name, opts=opts_text(best["options"]), item_id=best["item_id"],
-                                 price=money(best["price"]))
+                                 price=price_text(best["price"]))
                     yield self.example("cheapest", self.pick("ask_cheapest").format(name=name), facts,
                                        self.pick("reply_cheapest").format(**slots), [pid])
                 line = self.words["reply_option_line"]
                 listing = " ".join(line["available" if w["available"] else "unavailable"].format(
-                    item_id=w["item_id"], opts=opts_text(w["options"]), price=money(w["price"])) for w in shown)
+                    item_id=w["item_id"], opts=opts_text(w["options"]), price=price_text(w["price"])) for w in shown)
                 yield self.example("options", self.pick("ask_options").format(name=name), facts,
                                    self.pick("reply_options").format(name=name, listing=listing), [pid])
                 yield self.example("unknown", self.pick("ask_unknown").format(name=name), facts[:2],
                                    self.pick("reply_unknown").format(name=name), [pid])
+
+    def product_example(self, pid: str, name: str, v: dict, variants: list[dict]) -> Example:
+        """Price or stock of one variant, alone (as the bot shows the one that fits) or beside two neighbours the
+        model must tell it from. The reply answers first, in one short sentence with the price and the stock
+        (the bot asks for one of them, the customer often for both), naming only the options that tell it apart."""
+        shown = [v]
+        if len(variants) > 1 and self.rng.random() < 0.5:
+            shown += self.rng.sample([w for w in variants if w is not v], min(2, len(variants) - 1))
+            self.rng.shuffle(shown)
+        slots = dict(name=name, opts=opts_text(v["options"]), item_id=v["item_id"], price=price_text(v["price"]))
+        asked = self.rng.choice(["price", "stock", "price_stock"])
+        must = {"price": ("price",), "stock": ("availability",)}.get(asked) or \
+            self.rng.choice([("price",), ("availability",)])
+        key = f"reply_{'price' if asked == 'price' else 'stock'}_{'in' if v['available'] else 'out'}"
+        facts = [item_fact(w, name, pid) for w in shown]
+        wording = self.pick(key)
+        reply = self.named(wording, facts, v, [w for w in shown if w is not v], slots)
+        return self.example("product", self.pick(f"ask_{asked}").format(**slots), facts, reply, [pid],
+                            must_state=must)
+
+    def named(self, wording: str, facts, v: dict, others: list[dict], slots: dict) -> str:
+        """`wording` with {which} naming the variant so that the claim check can tie the reply to it: by the values
+        that tell it apart ("the blue Yoga Mat"), else in the catalog's own "with size 12 and material leather" form
+        (a bare value such as "12" or "high" is not read as an option)."""
+        name = slots["name"]
+        keyed = [f"{k} {x}" for k, x in v["options"].items() if any(o["options"].get(k) != x for o in others)]
+        tries = [" ".join(distinguishing(v, others) + [name]), f"{name} with " + " and ".join(keyed[:2])]
+        for which in tries:
+            reply = wording.format(which=which, **slots)
+            if all(c.supported for c in _check(reply, facts)):
+                return reply
+        return reply
+
+    def fitting_pairs(self, variants: list[dict]):
+        """Up to two pairs of variants sharing an option value: what the bot shows when two variants fit."""
+        pairs = []
+        for _ in range(2):
+            if len(variants) < 2:
+                break
+            a, b = self.rng.sample(variants, 2)
+            if any(a["options"].get(k) == x for k, x in b["options"].items()):
+                pairs.append((a, b))
+        return pairs
+
+    def pair_example(self, pid: str, name: str, a: dict, b: dict) -> Example:
+        """Two variants fit the question (the customer named what they share): both prices and stock, told apart
+        by what differs."""
+        shared = {k: x for k, x in a["options"].items() if b["options"].get(k) == x}
+        ta, tb = distinguishing(a, [b], 1), distinguishing(b, [a], 1)
+        state = {True: "in stock", False: "out of stock"}
+        slots = dict(name=name, opts=opts_text(shared), which_a=" ".join(ta + [name]), which_b=" ".join(tb + [name]),
+                     price_a=price_text(a["price"]), price_b=price_text(b["price"]),
+                     stock_a=state[a["available"]], stock_b=state[b["available"]])
+        facts = [item_fact(w, name, pid) for w in (a, b)]
+        return self.example("product", self.pick("ask_pair").format(**slots), facts,
+                            self.pick("reply_pair").format(**slots), [pid], must_state=("price",))
 
     # --- orders and actions --------------------------------------------------------------------------------
     def orders_examples(self):
@@ -375,6 +450,11 @@ class Builder:
         kept = [e for e in examples if supported(e)]
         self.dropped = Counter(e.kind for e in examples) - Counter(e.kind for e in kept)
         return kept
+
+
+def _check(reply: str, facts) -> list:
+    from .claims import check
+    return check(reply, facts).claims
 
 
 def supported(example: Example) -> bool:

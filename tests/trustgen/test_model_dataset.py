@@ -78,9 +78,10 @@ def test_written_records_use_the_inference_prompt(examples, tmp_path):
     paths = write_jsonl(examples[:50], tmp_path)
     records = read_jsonl(paths["train"]) + read_jsonl(paths["val"])
     assert len(records) == 50
-    by_reply = {e.reply: e for e in examples[:50]}
+    # keyed by reply and message: several questions share one FAQ answer
+    by_reply = {(e.reply, e.request.message): e for e in examples[:50]}
     for r in records:
-        e = by_reply[r["messages"][-1]["content"]]
+        e = by_reply[(r["messages"][-1]["content"], r["messages"][-2]["content"].split("\n\n")[0])]
         assert r["messages"][:-1] == build_messages(e.request)
         assert r["split"] == ("val" if e.held_out else "train")
 
@@ -109,3 +110,21 @@ def test_missing_or_corrupt_files_name_the_file(tmp_path):
     empty.write_text("\n", encoding="utf-8")
     with pytest.raises(DatasetError, match="empty"):
         read_jsonl(empty)
+
+
+def test_product_replies_answer_price_and_stock_in_a_short_first_sentence(examples):
+    # whichever of the two the bot asks for, the first sentence states both (answered first, checked first)
+    import re
+    import statistics
+
+    from trustgen.claims import check
+    products = [e for e in examples if e.kind == "product"]
+    assert len(products) > 500
+    words = []
+    for e in products:
+        first = re.split(r"(?<=[.!?])\s", e.reply)[0]
+        kinds = {c.kind for c in check(first, e.request.facts).claims if c.supported}
+        assert {"price", "availability"} <= kinds, e.reply
+        assert e.request.must_state in (("price",), ("availability",))
+        words.append(len(first.split()))
+    assert statistics.median(words) <= 11 and max(words) <= 22, (statistics.median(words), max(words))
