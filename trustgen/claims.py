@@ -792,10 +792,12 @@ def check_and_repair(text: str, facts: Sequence[Fact], template: str, vocabulary
     results = _Checker(text, facts, vocabulary, said).run()
     if any(not c.supported and c.repaired_to is None for _, c in results):
         return _fallback(template, facts, vocabulary, said)
+    edits = {span.start: (span.end, claim.repaired_to) for span, claim in results if claim.repaired_to is not None}
+    edits.update(_answer_flips(text, results))
     repaired = text
-    for span, claim in sorted(results, key=lambda r: r[0].start, reverse=True):
-        if claim.repaired_to is not None:
-            repaired = repaired[:span.start] + claim.repaired_to + repaired[span.end:]
+    for start in sorted(edits, reverse=True):
+        end, new = edits[start]
+        repaired = repaired[:start] + new + repaired[end:]
     if repaired != text:
         recheck = check(repaired, facts, vocabulary, said)
         if recheck.unsupported:
@@ -803,6 +805,25 @@ def check_and_repair(text: str, facts: Sequence[Fact], template: str, vocabulary
         kept = [c for _, c in results if c.repaired_to is not None]
         return CheckedReply(repaired, tuple(kept) + tuple(c for c in recheck.claims if c.supported))
     return CheckedReply(text, tuple(c for _, c in results))
+
+
+_YES_NO = re.compile(r"(?:(?<=[.!?]\s)|^)(Yes|No)\b")
+
+
+def _answer_flips(text: str, results) -> dict[int, tuple[int, str]]:
+    """A sentence that opens with "Yes" or "No" and whose stock state was repaired to the other state answers the
+    other way too: "Yes, the Tablet is in stock" repaired to "out of stock" opens with "No" ({start: (end, word)})."""
+    flips = {}
+    for span, claim in results:
+        if span.kind != "availability" or span.value == "count" or claim.repaired_to is None:
+            continue
+        if claim.repaired_to.strip().lower() == span.text.strip().lower():
+            continue
+        opening = [m for m in _YES_NO.finditer(text, 0, span.start)]
+        if opening and not re.search(r"[.!?]\s", text[opening[-1].end():span.start]):
+            m = opening[-1]
+            flips[m.start()] = (m.end(), "No" if m.group(1) == "Yes" else "Yes")
+    return flips
 
 
 def _fallback(template: str, facts: Sequence[Fact], vocabulary: Vocabulary | None, said: Sequence[str]) -> CheckedReply:

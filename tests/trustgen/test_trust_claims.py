@@ -488,3 +488,17 @@ def test_a_short_option_value_a_passage_states_beside_its_option_name_is_support
     assert all(c.supported for c in check_claims(reply, (faq,)).claims)
     other = Fact("faq:other", "faq", "Items can be changed only once per order.")
     assert not all(c.supported for c in check_claims("The t-shirt comes in size M.", (other,)).claims)
+
+
+def test_a_repaired_stock_state_turns_the_yes_or_no_that_opened_its_sentence():
+    tablet = {"item_id": "3788616824", "product_id": "p1", "name": "Tablet", "price": 951.21,
+              "options": {"storage": "128GB", "color": "black"}}
+    gone = Fact("item:3788616824", "product", "Tablet (storage: 128GB, color: black): $951.21, out of stock",
+                {**tablet, "available": False})
+    fixed = check_and_repair("Yes, the 128GB Tablet is in stock; it costs $951.21.", (gone,), TEMPLATE)
+    assert fixed.text == "No, the 128GB Tablet is out of stock; it costs $951.21."
+    there = Fact(gone.id, "product", gone.text.replace("out of stock", "in stock"), {**tablet, "available": True})
+    assert check_and_repair("No, the Tablet is out of stock.", (there,), TEMPLATE).text.startswith("Yes, ")
+    # a Yes that answers something else, in an earlier sentence, stays
+    fixed = check_and_repair("Yes, we sell it. The Tablet is in stock at $951.21.", (gone,), TEMPLATE)
+    assert fixed.text.startswith("Yes, we sell it. ") and "out of stock" in fixed.text
