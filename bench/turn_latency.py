@@ -33,7 +33,7 @@ def quantile(values, q: float) -> float | None:
     return values[min(len(values) - 1, max(0, round(q * (len(values) - 1))))]
 
 
-def recording_writer(engine: str, threads: int):
+def recording_writer(engine: str, threads: int, adapter: str = "default"):
     from trustgen.writer import GroundedWriter, ModelGenerator, WriterConfig
 
     class Recording(GroundedWriter):
@@ -46,7 +46,8 @@ def recording_writer(engine: str, threads: int):
 
     # retry_after_s=0: a time-out under load must not switch the model off for the turns that follow (the app
     # waits a minute); every turn asks the model, so its latency is what is measured
-    config = WriterConfig(engine=engine, threads=threads, retry_after_s=0.0)
+    config = WriterConfig(engine=engine, threads=threads, retry_after_s=0.0,
+                          adapter_path=None if adapter == "none" else adapter)
     return Recording(ModelGenerator(config), config)
 
 
@@ -66,11 +67,11 @@ def one_turn(bot, question: str, session: str) -> dict:
             "fell_back": any(f for _, f, _ in writes), "text": reply.text if reply else ""}
 
 
-def run_engine(engine: str, questions: list[dict], threads: int, source: Path) -> dict:
+def run_engine(engine: str, questions: list[dict], threads: int, source: Path, adapter: str = "default") -> dict:
     from bot import Bot
     work = Path(tempfile.mkdtemp(prefix="turn-latency-"))
     shutil.copytree(source, work / "shop", ignore=shutil.ignore_patterns("*.db-shm", "*.db-wal", "sessions*"))
-    bot = Bot.load(work / "shop", writer=recording_writer(engine, threads))
+    bot = Bot.load(work / "shop", writer=recording_writer(engine, threads, adapter))
     try:
         one_turn(bot, "how much is the blue cotton t-shirt in size M?", "warm-up")  # loads every model once
         solo = [dict(one_turn(bot, q["question"], f"solo-{i}"), kind=q["kind"], i=i) for i, q in enumerate(questions)]
@@ -133,6 +134,8 @@ def main(argv=None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions (default: all)")
     parser.add_argument("--threads", type=int, default=1, help="cores per generation")
     parser.add_argument("--data-dir", default=None, help="shop to copy (default: the setup's demo shop)")
+    parser.add_argument("--adapter", default="default",
+                        help="'default' (the shop adapter), 'none' or an adapter folder (an earlier one, to compare)")
     parser.add_argument("--out", default=None, help="also write every turn and the figures as JSON here")
     args = parser.parse_args(argv)
 
@@ -143,7 +146,7 @@ def main(argv=None) -> int:
     questions = json.loads(QUESTIONS.read_text(encoding="utf-8"))[:args.limit]
     results, figures = {}, {}
     for engine in [e.strip() for e in args.engines.split(",") if e.strip()]:
-        results[engine] = run_engine(engine, questions, args.threads, source)
+        results[engine] = run_engine(engine, questions, args.threads, source, args.adapter)
         figures[engine] = summary(results[engine])
         print(f"{engine}: done", flush=True)
     print(f"\n{len(questions)} questions from {QUESTIONS.name}; solo, then two conversations at once; "
