@@ -4,9 +4,14 @@ The dev split: messages written from the held-out phrasing families (bot/nlu/gen
 tau-bench dev tasks) and the hand-written messages and conversations of bot/data/nlu/dev_hand.yaml; none of their
 wordings are trained on. A message counts as right when every request matches its label in kind, order and
 arguments (the customer's quoted `mention` and `confidence` aside; a policy question's first FAQ passage must be
-one of those labelled, when labelled; an unknown product's words compare as singular tokens). Both clause
-classifiers (and the cascade of the two) are measured side by side in one run, with the reader's own latency per
-message (p50, p95).
+one of those labelled, when labelled; an unknown product's words compare as singular tokens; a recommendation's
+topic is the customer's own words and is not compared). The clause classifiers are measured side by side in one
+run, with the reader's own latency per message (p50, p95): `minilm` (the shipped one, on the reader's adapted
+encoder, bot/nlu/encoder.py), `plain` (the same logistic regression fitted on the plain encoder), `chars`.
+
+The test split (bot/data/nlu/test_hand.yaml, 272 messages) was written apart from the training phrasings, the dev
+set and the reader's code, and is reported in the same run. The dev split's misses have been read to find the
+reader's faults; the test split's have not, so it is the figure of how the reader does on wording it has not met.
 """
 from __future__ import annotations
 
@@ -25,8 +30,9 @@ from .reading import Reading, empty_focus
 def add_arguments(parser) -> None:
     parser.add_argument("--generated", type=int, default=400, help="dev messages from the held-out families")
     parser.add_argument("--seed", type=int, default=1, help="seed of the generated dev messages")
-    parser.add_argument("--candidates", default="minilm,chars,cascade",
-                        help="clause classifiers to compare (cascade: chars, then minilm where chars is unsure)")
+    parser.add_argument("--candidates", default="minilm,plain,chars",
+                        help="clause classifiers to compare: minilm (adapted encoder, shipped), plain (plain encoder), "
+                             "chars, cascade (chars, then minilm where chars is unsure)")
     parser.add_argument("--out", default=None, help="also write the figures and the misses as JSON to this file")
     parser.add_argument("--show-misses", type=int, default=0, help="print this many misses per candidate")
 
@@ -129,8 +135,13 @@ def matches(predicted: dict, gold: dict) -> bool:
 def _classifier(name: str, store, embedder, cache: dict):
     from .nlu.classify import CascadeClauses, CharClauses, MiniLMClauses
     if name not in cache:
-        if name == "minilm":
-            cache[name] = MiniLMClauses.load(embedder=embedder)
+        if name == "minilm":  # the shipped one: the reader's adapted encoder (bot/nlu/encoder.py) + LR
+            cache[name] = MiniLMClauses.load()
+        elif name == "plain":  # the same LR fitted here on the plain encoder's embeddings (a minute or two)
+            from .nlu.train import training_clauses
+            data = training_clauses(store)
+            cache[name] = MiniLMClauses.train([c for c, _, _ in data], [a for _, a, _ in data],
+                                              [lab for _, _, lab in data], embedder)
         elif name == "chars":
             from .nlu.train import training_clauses
             data = training_clauses(store)
@@ -140,7 +151,7 @@ def _classifier(name: str, store, embedder, cache: dict):
             cache[name] = CascadeClauses(_classifier("chars", store, embedder, cache),
                                          _classifier("minilm", store, embedder, cache))
         else:
-            raise ValueError(f"unknown candidate {name!r}: minilm, chars or cascade")
+            raise ValueError(f"unknown candidate {name!r}: minilm, plain, chars or cascade")
     return cache[name]
 
 

@@ -57,12 +57,13 @@ def export_ok(folder: Path, key: str) -> bool:
     return folder_ok(folder, key)
 
 
-def build_onnx_minilm(force: bool = False, source: Path | None = None) -> Path:
+def build_onnx_minilm(force: bool = False, source: Path | None = None, name: str = "all-minilm-l6-v2-onnx") -> Path:
     """The folder with `model.onnx` and `tokenizer.json`; exported when missing, stale or corrupt, else returned
-    at once. Raises ExportError when the export does not reproduce the packaged model's embeddings."""
+    at once. Raises ExportError when the export does not reproduce the source model's embeddings. `name` keeps
+    the exports of different sources (the plain weights, the reader's adapted ones) apart."""
     source = Path(source) if source else packaged_model()
     key = export_key(source)
-    target = model_dir() / f"all-minilm-l6-v2-onnx-{key[:16]}"
+    target = model_dir() / f"{name}-{key[:16]}"
     if not force and export_ok(target, key):
         return target
     if target.exists():
@@ -82,7 +83,7 @@ def build_onnx_minilm(force: bool = False, source: Path | None = None) -> Path:
         raise
     shutil.rmtree(target, ignore_errors=True)
     work.rename(target)
-    for old in target.parent.glob("all-minilm-l6-v2-onnx-*"):  # earlier exports
+    for old in target.parent.glob(f"{name}-*"):  # earlier exports of this kind
         if old != target and old.is_dir() and not old.name.endswith(".partial"):
             shutil.rmtree(old, ignore_errors=True)
     return target

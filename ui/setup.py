@@ -18,6 +18,7 @@ SETUP_STEPS = [
     "trustgen.convert:setup_step",
     "trustgen.convert:fast_setup_step",  # the shop adapter merged, CTranslate2 int8: the default engine
     "knowledge.onnx_minilm:setup_step",  # the text encoder for ONNX Runtime: what each turn embeds
+    "bot.nlu.encoder:setup_step",  # the reader's adapted encoder, merged and exported
     "knowledge.store:setup_step",
     "knowledge.ingest:setup_step",
     "bot.agent:setup_step",

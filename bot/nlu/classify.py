@@ -69,8 +69,12 @@ class MiniLMClauses:
     @property
     def embedder(self):
         if self._embedder is None:
-            from knowledge.embeddings import default_embedder
-            self._embedder = default_embedder()
+            from .encoder import NAME_PREFIX, reader_encoder
+            if self.embedder_name.startswith(NAME_PREFIX):  # trained on the reader's adapted encoder
+                self._embedder = reader_encoder()
+            else:
+                from knowledge.embeddings import default_embedder
+                self._embedder = default_embedder()
         return self._embedder
 
     def features(self, clauses, awaiting):

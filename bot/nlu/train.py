@@ -4,7 +4,8 @@ Clauses come from three sources: messages generated from the train phrasing fami
 the Bitext customer-support utterances (training fifth excluded as in bot/intents.py; intents mapped to the
 Reading's labels, unrelated ones left out), and the sentences of the tau-bench train task instructions turned
 into first person ("Cancel order #W... because ..."). Dev phrasings are never used. Run
-`python -m bot.nlu.train` (a couple of minutes on a CPU) to rewrite bot/data/nlu/clauses.npz.
+`python -m bot.nlu.train` (a couple of minutes on a CPU) to rewrite bot/data/nlu/clauses.npz on the reader's
+encoder; `--encoder` first retrains that encoder's adapter (encoder.py).
 """
 from __future__ import annotations
 
@@ -89,10 +90,9 @@ def training_clauses(store, n_messages: int = 8000, seed: int = 0) -> list[tuple
     from .generate import Generator
     rng = random.Random(seed)
     gen = Generator(store, "train", seed)
+    held_out = dev_wordings()  # a casual slip can turn a train wording into a dev one ("thanks" -> "thx")
     out = [c for ex in gen.examples(n_messages) for c in ex.clauses]
-    held_out = dev_wordings()
-    outside = [c for c in bitext_clauses(rng) + tau_clauses(rng) if c[0].lower().strip(" ?.!") not in held_out]
-    return out + outside
+    return [c for c in out + bitext_clauses(rng) + tau_clauses(rng) if c[0].lower().strip(" ?.!") not in held_out]
 
 
 class CachedEmbedder:
@@ -123,27 +123,40 @@ class CachedEmbedder:
 
 def main() -> None:
     import argparse
+    import json
+    import logging
     import torch
     from knowledge.embeddings import default_embedder
     from knowledge.paths import default_data_dir
     from knowledge.store import open_store
     from .classify import ARTEFACT, MiniLMClauses
-    parser = argparse.ArgumentParser(description="train the reader's MiniLM clause classifier")
+    from .encoder import adapter_dir, build_merged, reader_encoder, train_adapter
+    parser = argparse.ArgumentParser(description="train the reader's clause classifier (and its encoder adapter)")
     parser.add_argument("--messages", type=int, default=8000, help="generated training messages")
     parser.add_argument("--seed", type=int, default=0, help="generator seed")
+    parser.add_argument("--encoder", action="store_true",
+                        help="first train the encoder's LoRA adapter (bot/data/nlu/reader-lora; about 20 minutes)")
+    parser.add_argument("--plain", action="store_true", help="fit the classifier on the plain encoder, no adapter")
     parser.add_argument("--cache", default="~/.cache/shopbot/reader-embeddings.npz",
                         help="vectors of clauses embedded before (delete it to embed everything again)")
     args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(2)
     data = training_clauses(open_store(default_data_dir()), args.messages, args.seed)
-    embedder = CachedEmbedder(default_embedder(), Path(args.cache).expanduser())
-    clf = MiniLMClauses.train([c for c, _, _ in data], [a for _, a, _ in data], [lab for _, _, lab in data],
-                              embedder)
+    texts, awaiting, labels = [c for c, _, _ in data], [a for _, a, _ in data], [lab for _, _, lab in data]
+    if args.encoder:
+        report = train_adapter(texts, awaiting, labels, adapter_dir(), seed=args.seed)
+        (adapter_dir() / "train_log.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+        build_merged(force=True)
+        print(f"encoder adapter: {report}")
+    base = default_embedder() if args.plain else reader_encoder()
+    embedder = CachedEmbedder(base, Path(args.cache).expanduser())
+    clf = MiniLMClauses.train(texts, awaiting, labels, embedder)
     embedder.save()
     clf.embedder_name = embedder.name
     target = Path(__file__).resolve().parents[1] / "data" / "nlu" / ARTEFACT
     clf.save(target)
-    print(f"trained on {len(data)} clauses, {len(clf.labels)} labels -> {target}")
+    print(f"trained on {len(data)} clauses, {len(clf.labels)} labels, embedder {embedder.name} -> {target}")
 
 
 if __name__ == "__main__":

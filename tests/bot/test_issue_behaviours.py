@@ -17,7 +17,7 @@ def embedder():
 @functools.lru_cache(maxsize=1)
 def clauses():
     from bot.nlu.classify import MiniLMClauses
-    clf = MiniLMClauses.load(embedder=embedder())
+    clf = MiniLMClauses.load()  # on the reader's own encoder
     clf.predict(["warm up"], [""])
     return clf
 
