@@ -22,6 +22,9 @@ from .nlu.lexicon import Lexicon, Mention, _singular, tokens
 from .reading import (REASONS, CatalogQuery, ItemChange, ItemRef, Payment, Reading, Request, empty_focus, pairs)
 
 MIN_CONFIDENCE = 0.15  # below this a clause is "unclear" (the flows ask again)
+TASK_SURE = 0.6  # below this an order task that names nothing to act on is "unclear" too
+ORDER_WORDS = {"order", "no", "nr", "num", "number", "id", "is", "it's", "its", "the", "my", "should", "be", "i",
+               "think", "um", "uh", "ok", "so", "that's", "thats"}  # words around an id that add nothing to it
 CHANGE_CUE = re.compile(r"\b(for|to|into|with|instead|rather than|than)\b", re.I)
 SENTENCE = re.compile(r"(?<=[.!?;])\s+(?=\S)|(?<=[。！？；])|\n+")  # Chinese stops need no space after them
 LEADING = re.compile(r"^\s*((?:\S+\s+){0,4}?\S+?)\s*[,:]\s+(.+)$", re.S)  # up to five words before a comma
@@ -102,6 +105,10 @@ class Reader:
             label = lab.label
             if lab.confidence < MIN_CONFIDENCE and not any(m.kind == "product" for m in self.lexicon.mentions(clause)):
                 label = "unclear"
+            elif label.startswith("order_task:") and lab.confidence < TASK_SURE and not self._names_anything(clause):
+                label = "unclear"  # an account action is not opened on a guess ("DROP TABLE orders; --")
+            elif spans.order_ids(clause) and not set(tokens(spans.ORDER_ID.sub(" ", clause))) - ORDER_WORDS:
+                label = "detail"  # "order no. #W3657213?": an order id and nothing else is said
             if groups and self._says_how_to_pay(groups[-1][0], label, lab.confidence, clause):
                 prev = groups[-1]  # "... the blue one. paypal for the difference": the task's payment
                 groups[-1] = (prev[0], prev[1] + " " + clause, prev[2])
@@ -110,7 +117,8 @@ class Reader:
                 prev = groups[-1]  # the clause's own label was a guess at a reason; the cancel's confidence stands
                 groups[-1] = (prev[0], prev[1] + " " + clause, prev[2])
                 continue
-            if groups and (_continues(groups[-1][0], label, clause) or _adds_bound(groups[-1][0], clause, self.lexicon)):
+            if groups and (_continues(groups[-1][0], label, clause) or _adds_bound(groups[-1][0], clause, self.lexicon)
+                           or _adds_purpose(groups[-1][0], label, clause, self.lexicon)):
                 prev = groups[-1]
                 groups[-1] = (prev[0], prev[1] + " " + clause, min(prev[2], lab.confidence))
                 continue
@@ -129,6 +137,11 @@ class Reader:
             if request.kind == "deny":  # "never mind that one. I want to return ...": what follows answers nothing
                 state = {**state, "awaiting": "", "task": None}
         return Reading(requests=tuple(requests), language=self.language)
+
+    def _names_anything(self, clause: str) -> bool:
+        """An order, a product, a way to pay or an address: something an order task could act on."""
+        return bool(spans.order_ids(clause) or self.lexicon.mentions(clause) or self._payment(clause) is not None
+                    or spans.address(clause))
 
     def _split_leading_acts(self, clauses: list[str], awaiting: str) -> list[str]:
         """"no leave it, charge paypal for #W...", "got another thing for you: which of my details...": a short
@@ -177,7 +190,7 @@ class Reader:
             return False
         kind = label.split(":")[0]
         if kind in ("account_info", "privacy", "handover", "identify", "confirm", "deny") or \
-                (kind == "order_task" and confidence >= 0.5):
+                (kind == "order_task" and confidence >= 0.7):
             return False
         if spans.order_ids(clause) or any(m.kind == "product" for m in self.lexicon.mentions(clause)):
             return False
@@ -205,6 +218,9 @@ class Reader:
         if kind == "order_task" and sub == task and not spans.order_ids(clause) or \
                 (kind == "order_task" and sub == task and awaiting != "order"):
             return "detail"
+        if awaiting == "payment" and label == "order_task:payment" and not spans.order_ids(clause) and \
+                self._payment(clause) is not None:
+            return "detail"  # asked how to pay, "please use my card ending in 9182" answers; it opens no task
         if kind in ("order_task", "account_info", "policy", "privacy", "handover", "identify", "detail"):
             return label
         if awaiting == "payment" and self._payment(clause) is not None:
@@ -277,8 +293,10 @@ class Reader:
                 not any(m.kind == "value" and m.option == asked for m in mentions):
             want = "focus_option"  # "what about its power source", "are they waterproof"
         product_ids = named or (list(focus["product_ids"][:1]) if refers or want == "refine" else [])
-        numeric = {m.text for m in mentions if m.kind == "value" and m.text[:1].isdigit()}  # "size 12", "5k"
-        numeric |= {n for m in mentions if m.kind == "value" for n in re.findall(r"\d+(?:\.\d+)?", m.text)}  # 30-50 lbs
+        # "size 12", "5k", "30-50 lbs": option values, not prices (of the products named, when some are)
+        own = [m for m in mentions if m.kind == "value" and (not named or set(m.product_ids) & set(named))]
+        numeric = {m.text for m in own if m.text[:1].isdigit()}
+        numeric |= {n for m in own for n in re.findall(r"\d+(?:\.\d+)?", m.text)}
         lo, hi = self._heads()[0].bounds(text, skip=numeric)  # "size 12" is an option value, not a price
         bound_numbers = {str(int(x)) if x == int(x) else str(x) for x in (lo, hi) if x is not None}
         mentions = [m for m in mentions if not (m.kind == "value" and m.text in bound_numbers)]
@@ -524,6 +542,7 @@ def split_clauses(text: str, breaks: list[str]) -> list[str]:
             for m in pattern.finditer(sentence):
                 before = sentence[last:m.start()].strip()
                 if before and (re.search(r"[,;:\-]\s*$", sentence[:m.start()]) or
+                               len(before.split()) > 1 and  # "got another thing for you" is one announcement
                                sentence[m.end():].lower().startswith(("and also", "and then", "also,", "btw",
                                                                      "one more thing", "another thing"))):
                     parts.append(before)
@@ -598,6 +617,14 @@ def _adds_bound(prev: str, clause: str, lex: Lexicon) -> bool:
     """"... she's into yoga? under 80 dollars": a price bound alone belongs to the catalog request before it."""
     return prev.split(":")[0] in ("catalog", "recommend") and bool(spans.amounts(clause)) and \
         len(tokens(clause)) <= 6 and not any(m.kind == "product" for m in lex.mentions(clause))
+
+
+def _adds_purpose(prev: str, label: str, clause: str, lex: Lexicon) -> bool:
+    """"any ideas for a present under 150? my boyfriend is into hiking": who it is for belongs to the suggestion
+    asked for before it, whatever the clause resembles on its own, unless it asks something of its own."""
+    return prev == "recommend" and label.split(":")[0] not in ("order_task", "account_info", "policy", "privacy",
+                                                               "handover", "identify", "catalog") \
+        and bool(_purpose(clause, lex)) and not any(m.kind == "product" for m in lex.mentions(clause))
 
 
 def _refers_back(text: str, lex: Lexicon) -> bool:

@@ -57,6 +57,20 @@ def _train_pieces(pieces: dict, key: str) -> list[str]:
     return [t for name, family in pieces.get(key, {}).items() if not name.startswith("dev") for t in family]
 
 
+NEGATION_FORMS = (("not ", "no "), ("won't ", "can't "), ("don't ", "can't "), ("can't ", "won't "))
+
+
+def _negation_forms(pieces: list[str]) -> list[str]:
+    """Each piece with its negation said another way as well ("not less than" / "no less than", "won't pay" /
+    "can't pay"): the same bound, so the head learns the negation rather than the one word."""
+    out = list(pieces)
+    for piece in pieces:
+        for a, b in NEGATION_FORMS:
+            if piece.startswith(a) or f" {a}" in piece:
+                out.append(piece.replace(a, b, 1))
+    return list(dict.fromkeys(out))
+
+
 class BoundHead:
     def __init__(self, pieces: dict, seed: int = 0):
         rng = random.Random(seed)
@@ -65,7 +79,7 @@ class BoundHead:
                 "what would you get my dad ", "the blue one ", "any ideas for a present ", "hiking boots, ",
                 "my sister likes yoga, ", "got any speakers ", "a good pick in lamps "]
         for key, label in (("price_max", "max"), ("price_min", "min"), ("not_money", "none")):
-            for tpl in _train_pieces(pieces, key):
+            for tpl in _negation_forms(_train_pieces(pieces, key)):
                 for _ in range(30):
                     n = str(rng.choice([15, 40, 60, 100, 120, 250, 400, 999]))
                     text = rng.choice(lead) + tpl.replace("{n}", n)
@@ -119,5 +133,7 @@ class ReasonHead:
         probs = self.model.predict_proba([p.lower() for p in parts])  # "cancel w677? dont need it": said apart
         if forced:  # the answer to "why?": the likeliest of the reasons, "none given" is not an answer
             probs = np.where(self.model.classes_ == "", -1.0, probs)
+        elif sure > 0:  # the most certain reason said in any part: "no reason" in another part says nothing
+            probs = np.where(self.model.classes_ == "", 0.0, probs)
         row, best = np.unravel_index(int(probs.argmax()), probs.shape)
         return str(self.model.classes_[best]) if probs[row, best] >= sure else ""

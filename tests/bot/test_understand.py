@@ -491,3 +491,19 @@ def test_asked_why_a_reason_is_always_one_of_the_reasons(reader):
     state = {"awaiting": "reason", "task": {"kind": "cancel", "order_id": "#W5442520"},
              "focus": {**empty_focus(), "order_ids": ["#W5442520"]}}
     assert only(reader.read("won't be using it after all", state), "detail").reason == "no longer needed"
+
+
+def test_who_a_gift_is_for_said_after_the_question_belongs_to_it(reader):
+    reading = read(reader, "any ideas for a present under 150? my boyfriend is really into cycling")
+    q = only(reading, "recommend")
+    assert (q.topic, q.catalog.price_max) == ("cycling", 150.0)
+
+
+def test_an_order_number_said_on_its_own_belongs_to_the_task(reader):
+    q = only(read(reader, "i want to return the kettle. order no. w4817420"), "order_task")
+    assert (q.task, q.order_ids) == ("return", ("#W4817420",))
+
+
+def test_a_bound_negated_another_way_keeps_its_direction(reader):
+    assert only(read(reader, "a gift for my brother, no less than $75"), "recommend").catalog.price_min == 75
+    assert only(read(reader, "show me keyboards, can't pay more than 300"), "catalog").catalog.price_max == 300
