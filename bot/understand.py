@@ -133,9 +133,16 @@ class Reader:
         for label, clause, conf in groups:
             label = self._answering(self._scope(label, clause), conf, clause, state)
             request = self._request(label, clause, state, requests)
+            before = requests[-1].catalog if requests and requests[-1].kind == "catalog" else None
+            if before is not None and request.kind == "catalog" and before.want == "list" and \
+                    (before.product_ids, before.options) == (request.catalog.product_ids, request.catalog.options):
+                requests.pop()  # "i'm after a bamboo skateboard, 28 inch. cost?": one question about that one
             requests.append(replace(request, confidence=round(conf, 3)))
             if request.kind == "deny":  # "never mind that one. I want to return ...": what follows answers nothing
                 state = {**state, "awaiting": "", "task": None}
+            if request.catalog is not None and request.catalog.product_ids:
+                state = dict(state)  # "the bamboo skateboard, 28 inch. cost?": later clauses may refer to it
+                self.remember(state, Reading(requests=(request,), language=self.language))
         return Reading(requests=tuple(requests), language=self.language)
 
     def _names_anything(self, clause: str) -> bool:

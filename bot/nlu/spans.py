@@ -18,7 +18,7 @@ AMOUNT = re.compile(r"(?:\$|usd\s?)?\s?(?<![A-Za-z\d])(\d+(?:,\d{3})*(?:\.\d{1,2
                     re.I)
 NAME_CUE = re.compile(r"(?:name(?:'s| is)?|i am|i'm|im|this is|it's|its|call me)\s*[:,-]?\s+"
                       r"([A-Za-z][A-Za-z'\-]+)\s+([A-Za-z][A-Za-z'\-]+)", re.I)
-UNIT_AFTER = re.compile(r"^\s?(gb|tb|ml|mah|mm|mp|ft|feet|inch|inches|in\b|l\b|liters?|cups?|hours?|x\b|k\b|%|"
+UNIT_AFTER = re.compile(r"^\s?(gb|tb|ml|mah|mm|mp|ft|feet|inch|inches|in\b|l\b|liters?|litres?|cups?|hours?|x\b|k\b|%|"
                         r"lbs?|bar|w\b|pieces?|piece|degrees|-inch|-piece|p\b)", re.I)
 
 

@@ -507,3 +507,16 @@ def test_an_order_number_said_on_its_own_belongs_to_the_task(reader):
 def test_a_bound_negated_another_way_keeps_its_direction(reader):
     assert only(read(reader, "a gift for my brother, no less than $75"), "recommend").catalog.price_min == 75
     assert only(read(reader, "show me keyboards, can't pay more than 300"), "catalog").catalog.price_max == 300
+
+
+def test_a_short_question_after_a_product_asks_about_that_product(reader):
+    q = only(read(reader, "I'm after a bamboo skateboard with a graphic deck. cost?"), "catalog").catalog
+    assert (q.want, q.product_ids) == ("price", ("1968349452",)) and dict(q.options)["deck material"] == "bamboo"
+    reading = read(reader, "how much is the yoga mat? and is the kettle in stock?")
+    assert [(r.catalog.want, r.catalog.product_ids) for r in reading.requests] == \
+        [("price", (YOGA_MAT,)), ("stock", (KETTLE,))]
+
+
+def test_a_size_in_litres_is_no_price(reader):
+    q = only(read(reader, "what's the price of the white glass kettle, the 2 litre electric one"), "catalog").catalog
+    assert (q.want, q.product_ids, q.price_max, q.price_min) == ("price", (KETTLE,), None, None)
