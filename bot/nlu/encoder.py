@@ -16,6 +16,7 @@ plain encoder: the adapter is for telling requests apart, not for finding passag
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import random
 import shutil
@@ -201,6 +202,9 @@ def train_adapter(clauses: list[str], awaiting: list[str], labels: list[str], ou
             log.info("reader adapter step %d/%d loss %.3f (%.0f s)", step, steps, losses[-1], time.time() - start)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(out))
+    config = json.loads((out / "adapter_config.json").read_text(encoding="utf-8"))
+    config["base_model_name_or_path"] = "all-MiniLM-L6-v2"  # the packaged model, not this machine's path to it
+    (out / "adapter_config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return {"steps": steps, "batch": batch, "lr": lr, "rank": rank, "seconds": round(time.time() - start),
             "loss_first": round(losses[0], 3), "loss_last_25": round(float(np.mean(losses[-25:])), 3),
             "clauses": len(clauses)}
