@@ -9,7 +9,7 @@ Pure functions of the store and the query: no message text, no search (pass `nea
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
 from trustgen.types import Fact
 
@@ -424,8 +424,9 @@ def _compare(store, query: CatalogQuery) -> CatalogAnswer:
 
 # ---------------------------------------------------------------- recommendations
 def suggest(store, query: CatalogQuery, pool: list[dict], *, liked: set = frozenset(), limit: int = 3,
-            because: str = "") -> Suggestions:
+            because: str = "", closest: Sequence[str] = ()) -> Suggestions:
     """Up to `limit` available variants of `pool` inside the query's constraints, each with one reason clause.
+    `closest`: product ids, closest to what the suggestion is for first; they come before price.
 
     `liked`: (option, value) pairs of the customer's past orders (personalisation on); `because`: what the
     customer said the suggestion is for, as the catalog's words or a short label ("hiking")."""
@@ -435,8 +436,10 @@ def suggest(store, query: CatalogQuery, pool: list[dict], *, liked: set = frozen
         over = [v for v in pool if v["available"] and _fits(v, CatalogQuery(options=query.options))]
         return Suggestions(nearest=min(over, key=lambda v: (v["price"], v["item_id"])) if over else None)
 
+    order = {pid: n for n, pid in enumerate(closest)}
+
     def score(v):
-        return (-len(set(v["options"].items()) & set(liked)), v["price"], v["item_id"])
+        return (-len(set(v["options"].items()) & set(liked)), order.get(v["product_id"], 0), v["price"], v["item_id"])
 
     chosen, seen_products = [], set()
     ranked = sorted(fits, key=score)

@@ -69,7 +69,8 @@ def recommend(bot, state: dict, request: Request, text: str, session_id: str, pe
     for_topic = topic_products(bot, request.topic) if request.topic and not query.product_ids else []
     topic = request.topic if for_topic else ""  # a topic nothing in the catalog is close to gives no reason
     pool = candidates(bot, query, for_topic)
-    picks = catalog.suggest(bot.store, query, pool, liked=liked, limit=bot.config.max_suggestions, because=topic)
+    picks = catalog.suggest(bot.store, query, pool, liked=liked, limit=bot.config.max_suggestions, because=topic,
+                            closest=for_topic)
     intent = "recommend_product"
     if not picks.chosen:
         constraint = " ".join(filter(None, [f"for {topic}" if topic else "",

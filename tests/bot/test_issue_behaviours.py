@@ -113,6 +113,9 @@ def test_a_suggestion_for_a_hobby_comes_from_what_the_hobby_needs(shop):
     assert r.products, r.text
     for p in r.products:
         assert "Camera" in p.name and p.price >= 400 and "photography" in p.reason, (p.name, p.reason)
+    # the closest product first, before a cheaper one that is further from the hobby
+    r = shop.respond("got a present idea for my dad? he is into coffee, under 300", session_id="coffee")
+    assert r.products and r.products[0].name == "Coffee Maker", [p.name for p in r.products]
     # nothing for the hobby within the budget: said so, with the hobby and the budget, never a dearer suggestion
     r = shop.respond("recommend me a gift for my dad, he likes hiking, budget 100 dollars", session_id="hike")
     assert not r.products and r.text.startswith("I couldn't find anything for hiking under $100.00"), r.text
