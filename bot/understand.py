@@ -94,8 +94,7 @@ class Reader:
         awaiting = state.get("awaiting") or ""
         clauses = [c for clause in split_clauses(text, self.lexicon.data.get("request_breaks", []))
                    for c in _identity_first(clause)]
-        clauses = self._split_leading_acts(clauses, awaiting)
-        labels = self.classifier.predict([self.lexicon.normalise(c) for c in clauses], [awaiting] * len(clauses))
+        clauses, labels = self._classify(clauses, awaiting)
         dropped = next((n for n, lab in enumerate(labels[:-1]) if lab.label == "deny"), None)
         if awaiting and dropped is not None:  # after "never mind that one", nothing is asked any more
             labels[dropped + 1:] = self.classifier.predict([self.lexicon.normalise(c) for c in clauses[dropped + 1:]],
@@ -150,21 +149,27 @@ class Reader:
         return bool(spans.order_ids(clause) or self.lexicon.mentions(clause) or self._payment(clause) is not None
                     or spans.address(clause))
 
-    def _split_leading_acts(self, clauses: list[str], awaiting: str) -> list[str]:
-        """"no leave it, charge paypal for #W...", "got another thing for you: which of my details...": a short
-        "no" or announcement before a comma is a request of its own when the classifier reads it so and the rest
-        as something else."""
+    def _classify(self, clauses: list[str], awaiting: str) -> tuple[list[str], list]:
+        """The clauses and their labels, in one pass of the classifier. "no leave it, charge paypal for #W...",
+        "got another thing for you: which of my details...": a short "no" or announcement before a comma is a
+        request of its own when the classifier reads it so and the rest as something else."""
         heads = [(n, m) for n, c in enumerate(clauses) if (m := LEADING.match(c)) and len(m.group(2).split()) >= 2]
-        if not heads:
-            return clauses
-        texts = [self.lexicon.normalise(t) for _, m in heads for t in (m.group(1), m.group(2))]
-        labels = self.classifier.predict(texts, [awaiting] * len(texts))
-        out = list(clauses)
-        for (n, m), head, rest in reversed(list(zip(heads, labels[::2], labels[1::2]))):
-            if head.label in LEADING_ACTS and head.confidence >= LEADING_SURE and rest.confidence >= LEADING_SURE \
-                    and rest.label != head.label and rest.label.split(":")[0] not in ("detail", "confirm", "hedge"):
-                out[n:n + 1] = [m.group(1), m.group(2)]
-        return out
+        texts = clauses + [t for _, m in heads for t in (m.group(1), m.group(2))]
+        labels = self.classifier.predict([self.lexicon.normalise(t) for t in texts], [awaiting] * len(texts))
+        split = {n: (m, head, rest) for (n, m), head, rest in
+                 zip(heads, labels[len(clauses)::2], labels[len(clauses) + 1::2])
+                 if head.label in LEADING_ACTS and head.confidence >= LEADING_SURE and rest.confidence >= LEADING_SURE
+                 and rest.label != head.label and rest.label.split(":")[0] not in ("detail", "confirm", "hedge")}
+        out_clauses, out_labels = [], []
+        for n, (clause, label) in enumerate(zip(clauses, labels)):
+            if n in split:
+                m, head, rest = split[n]
+                out_clauses += [m.group(1), m.group(2)]
+                out_labels += [head, rest]
+            else:
+                out_clauses.append(clause)
+                out_labels.append(label)
+        return out_clauses, out_labels
 
     def _scope(self, label: str, clause: str) -> str:
         """Policy or order task, by whose order it is about (the lexicon's `scope` words): a question about
