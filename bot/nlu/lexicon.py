@@ -121,6 +121,7 @@ class Lexicon:
         self._swap_words = sorted({w for p in self.products for w in p if len(w) >= SWAP_MIN_LEN})
         self.common = {_singular(w) for w in self.data.get("common_words", [])} | self.filler
         self.max_len = max(len(k) for k in list(self.products) + list(self.values) + list(self.option_names))
+        self._catalog_words = {w for k in list(self.products) + list(self.values) + list(self.option_names) for w in k}
 
     def _add(self, table, phrase, pid, weak=False):
         key = _norm_phrase(phrase)
@@ -137,7 +138,7 @@ class Lexicon:
     # ---------------------------------------------------------------- matching
     def fix_typos(self, toks: list[str]) -> list[str]:
         """Words close to a catalog word ("keybaord" -> "keyboard"); short words and known words are kept."""
-        known = {w for k in list(self.products) + list(self.values) + list(self.option_names) for w in k}
+        known = self._catalog_words
         out = []
         for t in toks:
             s = _singular(t)
@@ -149,9 +150,11 @@ class Lexicon:
             if len(t) >= FUZZY_MIN_LEN:
                 words = [w for w in self._fuzzy_words if w[0] == s[0]]  # typos rarely hit the first letter
                 hit = process.extractOne(s, words, scorer=fuzz.ratio, score_cutoff=FUZZY_SCORE)
+            if hit:
+                out.append(hit[0])
+                continue
             # two neighbouring letters swapped, the first two as well ("lmap", "amker"): a slip of the fingers
-            swapped = next((w for w in self._swap_words if len(w) == len(s) and _swapped_or_short(s, w)), None)
-            out.append(hit[0] if hit else swapped or t)
+            out.append(next((w for w in self._swap_words if len(w) == len(s) and _swapped_or_short(s, w)), t))
         return out
 
     def mentions(self, text: str) -> list[Mention]:
@@ -193,27 +196,27 @@ class Lexicon:
     def normalise(self, text: str) -> str:
         """The text with slips in filler words put right ("nvm taht one" -> "nvm that one"), for the clause
         classifier: catalog words, identifiers and words it knows are left as typed."""
-        known = self.common | {w for k in list(self.products) + list(self.values) + list(self.option_names) for w in k}
-
         def fix(m):
             word = m.group(0)
             low = word.lower()
-            if low in known or _singular(low) in known or low in self.filler or len(low) < 3:
+            if low in self.common or low in self._catalog_words or _singular(low) in self.common or \
+                    _singular(low) in self._catalog_words or low in self.filler or len(low) < 3:
                 return word
-            right = next((f for f in self._filler_by_len.get(len(low), ()) if _swapped_or_short(low, f)), None) or \
-                (next((f for f in self._filler_by_len.get(len(low) + 1, ()) if _swapped_or_short(low, f)), None)
-                 if len(low) >= 4 else None)
-            return right or word
+            return self._slip_of(low) or word
         pieces = re.split(r"(\S+@\S+)", text)  # an email stays as typed
         return "".join(p if "@" in p else re.sub(r"(?<![\w#])[A-Za-z']+(?!\w)", fix, p) for p in pieces)
 
     def is_filler(self, word: str) -> bool:
         """A word that says nothing about a product, typed right or with two letters swapped ("yuo", "teh") or
         one letter left out ("ordr", "pleas"); the short ones must be spelled right ("hat" is not "what")."""
-        if word in self.filler or _singular(word) in self.filler:
-            return True
-        return any(_swapped_or_short(word, f) for f in self._filler_by_len.get(len(word), ())) or \
-            (len(word) >= 4 and any(_swapped_or_short(word, f) for f in self._filler_by_len.get(len(word) + 1, ())))
+        return word in self.filler or _singular(word) in self.filler or self._slip_of(word) is not None
+
+    def _slip_of(self, word: str) -> str | None:
+        """The filler word `word` is a slip of: two letters swapped, or (from four letters) one left out."""
+        same = next((f for f in self._filler_by_len.get(len(word), ()) if _swapped_or_short(word, f)), None)
+        if same or len(word) < 4:
+            return same
+        return next((f for f in self._filler_by_len.get(len(word) + 1, ()) if _swapped_or_short(word, f)), None)
 
     def _after_option_name(self, key, toks, i) -> bool:
         """The words just before name an option this value belongs to ("compartment camera", "type: robotic")."""
