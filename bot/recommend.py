@@ -18,20 +18,16 @@ TOPIC_MIN_SIMILARITY = 0.45  # a product whose name is this close to the topic s
 # Backpack; travel -> Backpack (not the Grill); fitness, knitting -> nothing, so the whole catalog and no reason
 
 
-def topic_products(bot, topic: str) -> list[str]:
+def topic_products(bot, topic: str, variants: list[dict]) -> list[str]:
     """Products whose names the embedder finds close to what the suggestion is for, closest first."""
     embedder = getattr(bot.index, "embedder", None)
-    if embedder is None or not topic:
+    if embedder is None:
         return []
-    names = _product_names(bot.store)
+    names = sorted({(v["product_id"], v["name"]) for v in variants})
     vectors = _name_vectors(embedder, tuple(n for _, n in names))
     scores = vectors @ embedder.encode([topic])[0]
     ranked = sorted(range(len(names)), key=lambda i: -scores[i])
     return [names[i][0] for i in ranked if scores[i] >= TOPIC_MIN_SIMILARITY]
-
-
-def _product_names(store) -> list[tuple[str, str]]:
-    return sorted({(v["product_id"], v["name"]) for v in store.variants()})
 
 
 _VECTORS: dict = {}
@@ -45,14 +41,11 @@ def _name_vectors(embedder, names: tuple[str, ...]):
     return _VECTORS[key]
 
 
-def candidates(bot, query: CatalogQuery, for_topic: list[str]) -> list[dict]:
-    """The variants of the products named, else of those found for the topic, else the whole catalog."""
-    variants = bot.store.variants()
-    pids = list(query.product_ids) or for_topic
-    if not pids:
-        return variants
-    order = {p: n for n, p in enumerate(pids)}
-    return sorted((v for v in variants if v["product_id"] in order), key=lambda v: order[v["product_id"]])
+def candidates(variants: list[dict], query: CatalogQuery, for_topic: list[str]) -> list[dict]:
+    """The variants of the products named, else of those found for the topic, else the whole catalog (the order
+    of the suggestions is catalog.suggest's)."""
+    pids = set(query.product_ids) or set(for_topic)
+    return [v for v in variants if v["product_id"] in pids] if pids else variants
 
 
 def past_values(bot, user_id: str) -> set[tuple[str, str]]:
@@ -66,9 +59,10 @@ def past_values(bot, user_id: str) -> set[tuple[str, str]]:
 def recommend(bot, state: dict, request: Request, text: str, session_id: str, personalise: bool) -> Outcome:
     query = request.catalog or CatalogQuery()
     liked = past_values(bot, state["user_id"]) if personalise and state.get("user_id") else set()
-    for_topic = topic_products(bot, request.topic) if request.topic and not query.product_ids else []
+    variants = bot.store.variants()
+    for_topic = topic_products(bot, request.topic, variants) if request.topic and not query.product_ids else []
     topic = request.topic if for_topic else ""  # a topic nothing in the catalog is close to gives no reason
-    pool = candidates(bot, query, for_topic)
+    pool = candidates(variants, query, for_topic)
     picks = catalog.suggest(bot.store, query, pool, liked=liked, limit=bot.config.max_suggestions, because=topic,
                             closest=for_topic)
     intent = "recommend_product"
