@@ -15,6 +15,7 @@ plain encoder: the adapter is for telling requests apart, not for finding passag
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -35,7 +36,8 @@ NAME_PREFIX = "all-MiniLM-L6-v2+reader-lora-"
 FORMAT = 1  # bump when the merge changes: every merged folder is then rebuilt
 TARGETS = ["query", "key", "value", "dense"]  # every projection of the six layers
 MAX_TOKENS = 64  # clauses are short; longer ones are cut in training only
-ONNX_NAME = "reader-minilm-onnx"  # the model cache's folders of this encoder's exports
+MERGED_NAME = "reader-minilm-merged"  # the model cache's folders of the merged weights ...
+ONNX_NAME = "reader-minilm-onnx"  # ... and of their exports
 
 
 def adapter_dir() -> Path:
@@ -66,7 +68,7 @@ def build_merged(force: bool = False, adapter: Path | None = None) -> Path:
     from knowledge.paths import model_dir
     adapter = adapter or adapter_dir()
     key = adapter_key(adapter)
-    target = model_dir() / f"reader-minilm-{key[:16]}"
+    target = model_dir() / f"{MERGED_NAME}-{key[:16]}"
     if not force and folder_ok(target, key):
         return target
     work = target.with_name(target.name + ".partial")
@@ -86,8 +88,8 @@ def build_merged(force: bool = False, adapter: Path | None = None) -> Path:
         raise
     shutil.rmtree(target, ignore_errors=True)
     work.rename(target)
-    for old in target.parent.glob("reader-minilm-*"):  # merges of earlier adapters
-        if old != target and old.is_dir() and not old.name.endswith(".partial") and "onnx" not in old.name:
+    for old in target.parent.glob(f"{MERGED_NAME}-*"):  # merges of earlier adapters
+        if old != target and old.is_dir() and not old.name.endswith(".partial"):
             shutil.rmtree(old, ignore_errors=True)
     return target
 
@@ -101,9 +103,13 @@ class ReaderEncoder:
     def __init__(self, onnx: bool | None = None):
         import os
         self.onnx = os.environ.get("SHOPBOT_ENCODER", "").strip().lower() != "torch" if onnx is None else onnx
-        self.name = encoder_name()
         self._run = None
         self._lock = threading.Lock()
+
+    @functools.cached_property
+    def name(self) -> str:
+        """Which adapter the embeddings come from (hashing the weights: only training and checks ask)."""
+        return encoder_name()
 
     def _runner(self):
         with self._lock:
