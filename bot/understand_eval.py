@@ -133,20 +133,17 @@ def matches(predicted: dict, gold: dict) -> bool:
 
 # ---------------------------------------------------------------- measuring
 def _classifier(name: str, store, embedder, cache: dict):
+    """The candidate `name`; `cache["training"]` holds the training clauses the fitted ones are fitted on."""
     from .nlu.classify import CascadeClauses, CharClauses, MiniLMClauses
     if name not in cache:
+        data = cache["training"]
+        texts, awaiting, labels = [c for c, _, _ in data], [a for _, a, _ in data], [lab for _, _, lab in data]
         if name == "minilm":  # the shipped one: the reader's adapted encoder (bot/nlu/encoder.py) + LR
             cache[name] = MiniLMClauses.load()
         elif name == "plain":  # the same LR fitted here on the plain encoder's embeddings (a minute or two)
-            from .nlu.train import training_clauses
-            data = training_clauses(store)
-            cache[name] = MiniLMClauses.train([c for c, _, _ in data], [a for _, a, _ in data],
-                                              [lab for _, _, lab in data], embedder)
+            cache[name] = MiniLMClauses.train(texts, awaiting, labels, embedder)
         elif name == "chars":
-            from .nlu.train import training_clauses
-            data = training_clauses(store)
-            cache[name] = CharClauses.train([c for c, _, _ in data], [a for _, a, _ in data],
-                                            [lab for _, _, lab in data])
+            cache[name] = CharClauses.train(texts, awaiting, labels)
         elif name == "cascade":
             cache[name] = CascadeClauses(_classifier("chars", store, embedder, cache),
                                          _classifier("minilm", store, embedder, cache))
@@ -167,13 +164,14 @@ def evaluate(store, index=None, embedder=None, candidates=("minilm", "chars"), g
     from .nlu.train import training_clauses
     dev = dev_set(store, generated, seed)
     test = test_set(store)
-    trained = {c.lower().strip(" ?.!") for c, _, _ in training_clauses(store)}
+    training = training_clauses(store)
+    trained = {c.lower().strip(" ?.!") for c, _, _ in training}
     report = {"examples": len(dev), "sources": dict(Counter(e["source"] for e in dev)),
               "seen": sum(1 for e in dev if e["text"].lower().strip(" ?.!") in trained),
               "with_state": sum(1 for e in dev if e["state"].get("awaiting") or e["state"]["focus"] != empty_focus()),
               "test_examples": len(test), "test_sources": dict(Counter(e["source"] for e in test)),
               "candidates": {}}
-    cache: dict = {}
+    cache: dict = {"training": training}
     for name in candidates:
         reader = _reader(name, store, index, embedder, cache)
         report["candidates"][name] = {**score(reader, dev), "test": score(reader, test)}
