@@ -137,7 +137,14 @@ class Reader:
                     (before.product_ids, before.options) == (request.catalog.product_ids, request.catalog.options):
                 requests.pop()  # "i'm after a bamboo skateboard, 28 inch. cost?": one question about that one
             requests.append(replace(request, confidence=round(conf, 3)))
-            if request.kind == "deny":  # "never mind that one. I want to return ...": what follows answers nothing
+            if request.kind == "deny" and state.get("awaiting") == "confirm" and self._names_anything(clause):
+                # "no wait, only the kettle": the no comes with what should be done instead
+                instead = self._order("detail", "", clause, state)
+                if instead.items or instead.payment or instead.order_ids or instead.address or instead.reason:
+                    requests.append(replace(instead, confidence=round(conf, 3)))
+            if request.kind == "deny" and state.get("awaiting") != "confirm":
+                # "never mind that one. I want to return ...": what follows answers nothing (but "no, refund it
+                # to paypal", asked to confirm, still speaks of the task being confirmed)
                 state = {**state, "awaiting": "", "task": None}
             if request.catalog is not None and request.catalog.product_ids:
                 state = dict(state)  # "the bamboo skateboard, 28 inch. cost?": later clauses may refer to it
@@ -220,6 +227,10 @@ class Reader:
         the task in progress restated ("the hose, i want the 50ft one instead" while asked which items), or a
         payment method when asked how to pay."""
         awaiting, task = state.get("awaiting") or "", _task_kind(state.get("task"))
+        if awaiting == "confirm" and label == "order_task:payment" and task in ("return", "exchange", "modify_items",
+                                                                                 "change") and \
+                not spans.order_ids(clause) and self._payment(clause) is not None:
+            return "detail"  # "no, refund it to paypal" when asked to confirm a return: that return's refund
         if not awaiting or awaiting in ("identify", "confirm"):
             return label
         kind, _, sub = label.partition(":")
@@ -330,6 +341,14 @@ class Reader:
                            price_min=lo if lo is not None else prev.price_min,
                            price_max=hi if hi is not None else prev.price_max,
                            in_stock=True if stock else prev.in_stock)
+        if want in ("cheapest", "dearest", "count") and not named and refers and focus.get("catalog"):
+            prev = CatalogQuery(**_query_args(focus["catalog"]))
+            if set(prev.product_ids) == set(product_ids):  # "which one is cheapest" after "the yoga mat in green?"
+                options = {**dict(prev.options), **_values(lex, mentions, product_ids)}
+                return replace(prev, want=want, option="", compare=(), options=pairs(options),
+                               price_min=lo if lo is not None else prev.price_min,
+                               price_max=hi if hi is not None else prev.price_max,
+                               in_stock=True if stock else prev.in_stock)
         if want.startswith("focus_"):
             want = {"focus_stock": "stock", "focus_price": "price", "focus_option": "option_values"}[want]
         options = _values(lex, mentions, product_ids)

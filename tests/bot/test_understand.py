@@ -98,6 +98,27 @@ def test_and_in_green_refines_the_last_question(reader):
     assert (q.want, q.product_ids, q.options) == ("price", (YOGA_MAT,), (("color", "green"),))
 
 
+@pytest.mark.parametrize("first,then,options", [
+    ("do you have the yoga mat in green?", "which one is the cheapest?", (("color", "green"),)),
+    ("what colours does the yoga mat come in?", "ok and which one is cheapest", ()),
+])
+def test_which_one_is_cheapest_is_about_the_product_before(reader, first, then, options):
+    state = {"focus": empty_focus()}
+    reader.remember(state, reader.read(first, state))
+    q = only(reader.read(then, state), "catalog").catalog
+    assert (q.want, q.product_ids, q.options) == ("cheapest", (YOGA_MAT,), options)
+
+
+def test_a_no_with_what_to_do_instead_when_asked_to_confirm(reader):
+    focus = {**empty_focus(), "order_ids": ["#W4817420"]}
+    state = {"awaiting": "confirm", "task": {"kind": "return", "order_id": "#W4817420"}, "focus": focus}
+    reading = reader.read("no wait, only the kettle", state)
+    assert reading.kinds == ("deny", "detail"), reading
+    assert [c.item.product_id for c in reading.requests[1].items] == [KETTLE]
+    reading = reader.read("no, refund it to the original payment method instead", state)
+    assert reading.kinds == ("deny", "detail") and reading.requests[1].payment.original, reading
+
+
 @pytest.mark.parametrize("text,answers", [
     ("can I exchange a tablet for a laptop?", {"faq:exchange-who", "faq:modify-items", "faq:exchange-once"}),
     ("if I return something, how long until the refund reaches my card?", {"faq:return-refund", "faq:cancel-refund"}),
