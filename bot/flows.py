@@ -177,6 +177,11 @@ class Flows:
         kinds = [r.kind for r in requests]
         asked = next((r for r in requests if r.kind == "order_task" and r.task), None)
 
+        if state.get("awaiting") == "confirm" and task and not asked and "confirm" not in kinds:
+            changed = self.corrected(task, said_in(requests))
+            if changed:  # "no, refund it to paypal" / "no wait, just the kettle": the task changed, asked again
+                state["awaiting"] = ""
+                return self.advance(state, task, requests)
         if state.get("awaiting") == "confirm" and task and not ("deny" in kinds and asked):
             # "no" with the request stated again in the same message: dropped below, and the new one taken up
             unsure = [r for r in requests if r.kind == "confirm" and r.confidence < CONFIRM_MIN]
@@ -204,6 +209,28 @@ class Flows:
         if just_identified:
             out.text = self.t["identified"].format(first_name=self.user(state)["name"]["first_name"]) + " " + out.text
         return out
+
+    def corrected(self, task: dict, new: dict) -> bool:
+        """Apply what the customer changed when asked to confirm: the details they gave again replace the ones
+        the task had, and what was worked out from those is worked out again. False when nothing applies."""
+        said = task.setdefault("said", {})
+        items = [r for r in new.get("items", []) if r.get("product_id") or r.get("item_id")]
+        changed = False
+        if new.get("order_ids") and task.get("order_id") not in new["order_ids"] and task["kind"] != "user_address":
+            said["order_ids"], task["order_id"] = new["order_ids"], None
+            task["items"], task["new_items"], task["changes"] = [], [], None
+            task.pop("payment", None)
+            changed = True
+        if (items or new.get("all_items")) and task["kind"] in ("return", "exchange", "modify_items"):
+            said["items"], said["all_items"] = items, bool(new.get("all_items")) and not items
+            task["items"], task["new_items"], task["changes"] = [], [], None
+            changed = True
+        for key in ("payment", "reason", "address"):
+            if new.get(key):
+                said[key] = new[key]
+                task.pop(key, None)
+                changed = True
+        return changed
 
     @staticmethod
     def same_task(task: dict, asked: str) -> bool:
@@ -284,6 +311,7 @@ class Flows:
             best = max(scores.values(), default=0)
             top = [o for o in orders if best and scores[o["order_id"]] == best]
             if len(top) == 1:
+                task["order_by_items"] = bool(said.get("order_items"))
                 return self.set_order(state, task, top[0])
         statuses = [wanted] if wanted else ["pending", "delivered"]
         listing = self.orders_text(state["user_id"], statuses if orders else None)
@@ -341,6 +369,9 @@ class Flows:
             return None
         items, said = order["items"], task.setdefault("said", {})
         refs = said.get("items", [])
+        if not refs and not said.get("all_items") and task.get("order_by_items"):
+            # "just the bottle", said when asked which order: the items that picked the order are the ones meant
+            refs = said["items"] = [r for r in said.get("order_items", []) if match_refs([r], items)[0]]
         if said.get("all_items") and not refs:
             picked, origin, missing = list(range(len(items))), [None] * len(items), []
         else:

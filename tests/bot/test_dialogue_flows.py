@@ -7,6 +7,7 @@ from dialogue_helpers import make_bot, talk
 
 OLIVIA = "I'm Olivia Ito, zip code 80218."  # pending #W5442520, delivered #W5866402
 OMAR = "My email is omar.lopez1868@example.com."  # delivered #W7273336 (gaming mouse, bookshelf, ...)
+AVA = "ava.moore6020@example.com"  # delivered #W4817420 (bottle, bookshelf, action camera, kettle, boots), #W8951014
 
 
 def test_identification_comes_before_account_details(demo_db, tmp_path):
@@ -400,3 +401,35 @@ def test_never_mind_with_nothing_in_progress_is_no_misunderstanding(demo_db, tmp
     for _ in range(3):  # said again and again, it never counts towards a hand-over
         r = bot.respond("never mind", session_id="s")
         assert not r.handover and "haven't changed anything" in r.text
+
+
+def test_items_named_when_asked_which_order_are_the_items_meant(demo_db, tmp_path):
+    bot = make_bot(demo_db, tmp_path)
+    r = talk(bot, "s", "hi, I want to return something", AVA)[-1]
+    assert r.awaiting == "order"
+    r = bot.respond("just the action camera", session_id="s")
+    assert r.awaiting == "confirm" and "#W4817420" in r.text
+    assert "Action Camera" in r.text and "Hiking Boots" not in r.text and "Water Bottle" not in r.text
+
+
+def test_a_correction_when_asked_to_confirm_changes_the_task_and_asks_again(demo_db, tmp_path):
+    bot = make_bot(demo_db, tmp_path)
+    r = talk(bot, "s", "i need to send back an item", AVA, "the one with the hiking boots and the kettle")[-1]
+    assert r.awaiting == "confirm" and "Hiking Boots" in r.text and "Electric Kettle" in r.text
+    r = bot.respond("no wait, only the kettle", session_id="s")
+    assert r.awaiting == "confirm" and "Electric Kettle" in r.text and "Hiking Boots" not in r.text
+    r = bot.respond("yes", session_id="s")
+    assert "Done" in r.text and "Electric Kettle" in r.text and "Hiking Boots" not in r.text
+    returned = bot.store.get_order("#W4817420")
+    assert returned["status"] == "return requested"
+
+
+def test_another_order_id_when_asked_to_confirm_is_taken_up(demo_db, tmp_path):
+    bot = make_bot(demo_db, tmp_path)
+    before = bot.store.export()
+    r = talk(bot, "s", "i want to return the water bottle", AVA, "#W8951014")[-1]
+    assert r.awaiting == "confirm" and "#W8951014" in r.text
+    r = bot.respond("no sorry, it's order W4817420", session_id="s")
+    assert r.awaiting == "confirm" and "#W4817420" in r.text and "#W8951014" not in r.text
+    r = bot.respond("no", session_id="s")
+    assert r.awaiting == "" and bot.store.export() == before
