@@ -189,7 +189,8 @@ def answer(store, query: CatalogQuery, nearest: Callable[[str], list[str]] | Non
         return _not_sold(store, query, nearest)
     if query.want == "compare" and query.compare:
         return _compare(store, query)
-    if not (query.product_ids or query.options or query.price_min is not None or query.price_max is not None):
+    if not (query.product_ids or query.options or query.price_min is not None or query.price_max is not None) and \
+            query.want not in ("cheapest", "dearest"):  # "what's the cheapest thing you sell?" is answered
         return _whole_catalog(store, query)
     pool = _pool(store, query.product_ids)
     if not pool:
@@ -325,7 +326,7 @@ def _extreme(query: CatalogQuery, fits: list[dict], subject: str) -> CatalogAnsw
     best = ranked[0]
     word = "most expensive" if dear else "cheapest"
     stock = "in stock" if best["available"] else "out of stock"
-    text = (f"The {word} {subject} {constraints_text(query)}".rstrip() + f" is the {subject} ({describe(best['options'])}) "
+    text = (f"The {word} {subject} {constraints_text(query)}".rstrip() + f" is the {best['name']} ({describe(best['options'])}) "
             f"at {money(best['price'])}, {stock}.")
     if len(ranked) == 1:
         return _answer(text, [best], must_state=("price",), query=query)

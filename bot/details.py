@@ -28,6 +28,8 @@ def said_in(requests: list[Request], awaiting: str = "") -> dict:
             out.setdefault(key, []).extend(_change_dict(c) for c in r.items)
         if r.all_items:
             out["all_items"] = True
+        if r.adds and r.items:
+            out["adds"] = True
         if r.reason:
             out["reason"] = r.reason
         if r.payment:

@@ -222,6 +222,8 @@ class Flows:
             task.pop("payment", None)
             changed = True
         if (items or new.get("all_items")) and task["kind"] in ("return", "exchange", "modify_items"):
+            if new.get("adds"):  # "add the backpack too": with the items already named
+                items = said.get("items", []) + [r for r in items if r not in said.get("items", [])]
             said["items"], said["all_items"] = items, bool(new.get("all_items")) and not items
             task["items"], task["new_items"], task["changes"] = [], [], None
             changed = True
@@ -315,6 +317,8 @@ class Flows:
                 return self.set_order(state, task, top[0])
         statuses = [wanted] if wanted else ["pending", "delivered"]
         listing = self.orders_text(state["user_id"], statuses if orders else None)
+        # the orders listed are what "that one" means next (alone in the list, it is the only one meant)
+        state.setdefault("focus", empty_focus())["order_ids"] = [o["order_id"] for o in orders][:5]
         return self.say("ask_order", intent, awaiting="order", orders=listing)
 
     def set_order(self, state, task, order) -> Outcome | None:

@@ -109,6 +109,7 @@ class Request:
     order_ids: tuple[str, ...] = ()  # normalised '#W1234567'
     items: tuple[ItemChange, ...] = ()
     all_items: bool = False  # "everything in that order"
+    adds: bool = False  # "add the backpack too": the items join those named before instead of replacing them
     reason: str = ""  # one of REASONS, or "other" when a reason outside the policy was given
     payment: Payment | None = None
     address: Pairs = ()  # the store's address fields: address1, address2, city, state, zip, country
@@ -184,7 +185,7 @@ def _request(d: dict) -> Request:
                              same=bool(c.get("same", False))) for c in d.get("items", ()))
     payment = Payment(**d["payment"]) if d.get("payment") else None
     return Request(kind=d["kind"], task=d.get("task", ""), order_ids=tuple(d.get("order_ids", ())), items=items,
-                   all_items=bool(d.get("all_items", False)), reason=d.get("reason", ""), payment=payment,
+                   all_items=bool(d.get("all_items", False)), adds=bool(d.get("adds", False)), reason=d.get("reason", ""), payment=payment,
                    address=_pairs(d.get("address")), email=d.get("email", ""), name=tuple(d.get("name", ())),
                    zip=d.get("zip", ""), catalog=_catalog(d.get("catalog")), faq_ids=tuple(d.get("faq_ids", ())),
                    topic=d.get("topic", ""), confidence=d.get("confidence", 1.0))

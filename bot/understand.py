@@ -140,8 +140,9 @@ class Reader:
             if request.kind == "deny" and state.get("awaiting") == "confirm" and self._names_anything(clause):
                 # "no wait, only the kettle": the no comes with what should be done instead
                 instead = self._order("detail", "", clause, state)
-                if instead.items or instead.payment or instead.order_ids or instead.address or instead.reason:
-                    requests.append(replace(instead, confidence=round(conf, 3)))
+                items = tuple(c for c in instead.items if c.item.product_id)
+                if items or instead.payment or instead.order_ids or instead.address:
+                    requests.append(replace(instead, items=items, reason="", confidence=round(conf, 3)))
             if request.kind == "deny" and state.get("awaiting") != "confirm":
                 # "never mind that one. I want to return ...": what follows answers nothing (but "no, refund it
                 # to paypal", asked to confirm, still speaks of the task being confirmed)
@@ -192,6 +193,9 @@ class Reader:
                         return f"order_task:{task}"
             return label
         own = _has_phrase(clause, scope["own_order"])
+        if label.startswith("catalog:") and (own or _has_phrase(clause, scope.get("bought", []))) and \
+                _has_phrase(clause, scope.get("where_is", [])):
+            return "account_info:order_status"  # "did my espresso machine get delivered?"
         if label.startswith("order_task:") and not own and _has_phrase(clause, scope["asks_possible"]) and \
                 _has_phrase(clause, scope["general_object"]):
             return "policy"
@@ -231,6 +235,9 @@ class Reader:
                                                                                  "change") and \
                 not spans.order_ids(clause) and self._payment(clause) is not None:
             return "detail"  # "no, refund it to paypal" when asked to confirm a return: that return's refund
+        if awaiting == "confirm" and label.split(":")[0] == "catalog" and label.partition(":")[2] in DESCRIBING and \
+                self._names_order_items(clause, state):
+            return "detail"  # "no i mean both, the mouse and the backpack": the order's items, not a catalog search
         if not awaiting or awaiting in ("identify", "confirm"):
             return label
         kind, _, sub = label.partition(":")
@@ -250,9 +257,9 @@ class Reader:
             return "detail"
         if awaiting == "order" and spans.order_ids(clause):
             return "detail"
-        if awaiting in ("items", "new_item") and confidence < 0.7:  # unsure: what the clause names decides
+        if awaiting in ("items", "new_item", "choice") and confidence < 0.7:  # unsure: what the clause names decides
             mentions = self.lexicon.mentions(clause)
-            if awaiting == "new_item" and any(m.kind == "value" for m in mentions) or \
+            if awaiting in ("new_item", "choice") and any(m.kind == "value" for m in mentions) or \
                     awaiting == "items" and any(m.kind == "product" for m in mentions) and not _asks_option(mentions):
                 return "detail"
         if awaiting == "items" and kind == "catalog" and sub in DESCRIBING and self._names_order_items(clause, state):
@@ -405,8 +412,11 @@ class Reader:
         if not order_ids and kind != "detail" and focus["order_ids"] and \
                 _has_phrase(text, lex.data.get("refer_order", [])):
             order_ids = (focus["order_ids"][0],)  # "cancel that order"
-        order = self._order_of(order_ids[0] if order_ids else (focus["order_ids"] or [None])[0])
         awaiting = state.get("awaiting") or ""
+        if not order_ids and kind == "detail" and awaiting == "order" and len(focus["order_ids"]) == 1 and \
+                _refers_back(text, lex) and not any(m.kind == "product" for m in lex.mentions(text)):
+            order_ids = tuple(focus["order_ids"])  # "yeah that one", when one order was listed
+        order = self._order_of(order_ids[0] if order_ids else (focus["order_ids"] or [None])[0])
         items = self._items(text, order, awaiting, _product_in_question(state, order))
         if kind == "order_task" and task == "user_address" and order_ids:
             task = "order_address"  # an address change naming an order is that order's; the account's names none
@@ -418,7 +428,9 @@ class Reader:
             # variant is wanted, so the items change (the payment is for the difference)
             task = "change"
         reason = ""
-        if kind == "order_task" and task == "cancel" or awaiting == "reason":
+        # "yeah that one, i ordered it by mistake": a reason given with another answer ("ordr no. #W..." gives none)
+        cancelling = kind == "detail" and _task_kind(state.get("task")) == "cancel" and not spans.order_ids(text)
+        if kind == "order_task" and task == "cancel" or awaiting == "reason" or cancelling:
             asked = awaiting == "reason" and kind == "detail"
             reason = self._heads()[1].reason(text, 0.0 if asked else REASON_SURE, forced=asked)
             reason = reason if reason in REASONS or reason == "other" else ""
@@ -429,10 +441,11 @@ class Reader:
             found = spans.address(text)
             address = pairs({k: v for k, v in (found or {}).items() if v}) if found else ()
         all_items = _has_phrase(text, lex.data.get("all_items", []))
+        adds = kind == "detail" and bool(items) and _has_phrase(text, lex.data.get("adding", []))
         if kind == "account_info":
             return Request(kind, task=task, order_ids=order_ids)
         return Request(kind, task=task if kind == "order_task" else "", order_ids=order_ids, items=tuple(items),
-                       all_items=all_items, reason=reason, payment=payment, address=address)
+                       all_items=all_items, adds=adds, reason=reason, payment=payment, address=address)
 
     def _order_of(self, order_id: str | None) -> dict | None:
         if not order_id:

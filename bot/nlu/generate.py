@@ -306,8 +306,9 @@ class Generator:
             text = text.replace("{ORDER}", self.order_phrase(oid))
             req["order_ids"] = (oid,)
         elif order is not None and not awaiting_detail and self.rng.random() < 0.25:  # the order said after the task
-            tail.append(self.template(self.p["details"]["order"])[0].replace("{ORDER}", self.order_phrase(
-                order["order_id"])))
+            with_id = {k: [t for t in v if "{ORDER}" in t] for k, v in self.p["details"]["order"].items()}
+            tail.append(self.template({k: v for k, v in with_id.items() if v})[0].replace(
+                "{ORDER}", self.order_phrase(order["order_id"])))
             req["order_ids"] = (order["order_id"],)
         elif order is not None and self.rng.random() < 0.5:
             state_focus["order_ids"] = [order["order_id"]]  # the order was named earlier

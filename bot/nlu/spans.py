@@ -112,8 +112,47 @@ def _country(part: str) -> str:
     return " ".join(words[:capital[-1] + 1] if capital else words[:1]) or "USA"
 
 
+US_STATES = set("AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND "
+                "OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY".split())
+STREET_ENDS = {"st", "street", "ave", "av", "avenue", "rd", "road", "blvd", "boulevard", "dr", "drive", "ln", "lane",
+               "way", "ct", "court", "pl", "place", "ter", "terrace", "pkwy", "parkway", "hwy", "highway", "cir",
+               "circle", "trl", "trail", "sq", "square", "loop", "row", "walk"}
+LINE2 = re.compile(r"^(?:apt|apartment|suite|ste|unit|#)\.?$", re.I)
+
+
 def address(text: str) -> dict | None:
-    """'<street>, [<line 2>,] <city>, <ST> <zip>[, <country>]' in any case, as the store's address dict."""
+    """'<street>, [<line 2>,] <city>, <ST> <zip>[, <country>]' in any case, as the store's address dict; written
+    without commas ("42 maple ave apt 3 tucson az 85701") when the street ends in a street word and the state is
+    a US state."""
+    return _address_with_commas(text) or _address_without_commas(text)
+
+
+def _address_without_commas(text: str) -> dict | None:
+    words = re.sub(r"[,\n]", " ", _blank(text)).split()
+    for i in range(len(words) - 1):
+        state, zip_code = words[i].rstrip(".").upper(), words[i + 1].rstrip(".,!?")
+        if state not in US_STATES or not re.fullmatch(r"\d{5}", zip_code):
+            continue
+        ends = [j for j in range(i) if words[j].lower().rstrip(".") in STREET_ENDS]
+        for end in reversed(ends):
+            start = next((j for j in range(end - 1, -1, -1) if re.fullmatch(r"\d+[A-Za-z]?", words[j])), None)
+            if start is None or end - start < 1:
+                continue
+            rest = words[end + 1:i]
+            line2 = []
+            if len(rest) >= 2 and LINE2.match(rest[0]):
+                line2, rest = rest[:2], rest[2:]
+            if not rest:
+                continue
+            tail = " ".join(words[i + 2:i + 5])
+            country = _country(tail) if tail and tail.split()[0].lower().strip(".") in ("usa", "us", "united") else "USA"
+            return {"address1": _cased(" ".join(words[start:end + 1])), "address2": _cased(" ".join(line2)),
+                    "city": _cased(" ".join(rest)), "country": country.upper() if len(country) <= 3 else _cased(country),
+                    "state": state, "zip": zip_code}
+    return None
+
+
+def _address_with_commas(text: str) -> dict | None:
     parts = [p.strip() for p in re.split(r",|\n", _blank(text)) if p.strip()]
     for i, part in enumerate(parts):
         m = STATE_ZIP.search(part)

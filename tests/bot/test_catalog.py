@@ -55,6 +55,16 @@ def test_cheapest_in_stock_is_the_cheapest_available(shop, pid, checked):
     checked(a)
 
 
+@pytest.mark.parametrize("want", ["cheapest", "dearest"])
+def test_the_cheapest_thing_in_the_shop_is_named(shop, checked, want):
+    a = catalog.answer(shop, CatalogQuery(want=want))  # "whats the cheapest thing u sell"
+    every = shop.variants()
+    best = (min if want == "cheapest" else max)(every, key=lambda v: v["price"])
+    assert f"is the {best['name']} (" in first_sentence(a.text) and f"${best['price']:,.2f}" in first_sentence(a.text)
+    assert "kinds of products" not in a.text
+    checked(a)
+
+
 def test_count_gives_a_number(shop, pid, checked):
     n = sum(v["available"] for v in variants_of(shop, pid("Laptop")))
     a = catalog.answer(shop, CatalogQuery(want="count", product_ids=(pid("Laptop"),), in_stock=True))

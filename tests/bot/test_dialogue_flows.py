@@ -412,6 +412,30 @@ def test_items_named_when_asked_which_order_are_the_items_meant(demo_db, tmp_pat
     assert "Action Camera" in r.text and "Hiking Boots" not in r.text and "Water Bottle" not in r.text
 
 
+def test_that_one_when_one_order_was_listed_is_that_order(demo_db, tmp_path):
+    bot = make_bot(demo_db, tmp_path)
+    r = talk(bot, "s", "cancel order pls", "aarav.anderson9752@example.com")[-1]
+    assert r.awaiting == "order" and r.text.count("#W") == 1
+    r = bot.respond("yeah that one, i ordered it by mistake", session_id="s")
+    assert r.awaiting == "confirm" and "#W9300146" in r.text and "ordered by mistake" in r.text
+    r = talk(bot, "t", "i need to change the shipping address on my order", "Isabella Sanchez 85093")[-1]
+    assert r.awaiting == "order" and r.text.count("#W") == 1
+    r = bot.respond("that one. new address is 42 maple ave apt 3, tucson az 85701", session_id="t")
+    assert r.awaiting == "confirm" and "42 Maple Ave, Apt 3, Tucson, AZ 85701" in r.text
+
+
+def test_items_added_when_asked_to_confirm_join_the_others(demo_db, tmp_path):
+    bot = make_bot(demo_db, tmp_path)
+    r = talk(bot, "s", "hi i want to return the gaming mouse i got", "noah.brown7922@example.com")[-1]
+    assert r.awaiting == "confirm" and "Gaming Mouse" in r.text and "Backpack" not in r.text
+    r = bot.respond("actually add the backpack from that order too", session_id="s")
+    assert r.awaiting == "confirm" and "Gaming Mouse" in r.text and "Backpack" in r.text
+    r = bot.respond("no i mean just the backpack", session_id="s")
+    assert r.awaiting == "confirm" and "Gaming Mouse" not in r.text and "Backpack" in r.text
+    r = bot.respond("no, both: the mouse and the backpack", session_id="s")
+    assert r.awaiting == "confirm" and "Gaming Mouse" in r.text and "Backpack" in r.text
+
+
 def test_a_correction_when_asked_to_confirm_changes_the_task_and_asks_again(demo_db, tmp_path):
     bot = make_bot(demo_db, tmp_path)
     r = talk(bot, "s", "i need to send back an item", AVA, "the one with the hiking boots and the kettle")[-1]

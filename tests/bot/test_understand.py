@@ -109,6 +109,17 @@ def test_which_one_is_cheapest_is_about_the_product_before(reader, first, then, 
     assert (q.want, q.product_ids, q.options) == ("cheapest", (YOGA_MAT,), options)
 
 
+@pytest.mark.parametrize("text", ["did my espresso machine get delivered?", "wheres my tea kettle",
+                                  "the espresso machine i ordered, was it delivered"])
+def test_where_is_my_product_asks_about_the_customers_order(reader, text):
+    assert only(read(reader, text), "account_info").task == "order_status"
+
+
+def test_code_pasted_into_the_chat_opens_no_order_task(reader):
+    for text in ("SELECT * FROM orders WHERE 1=1", "<script>fetch(document.cookie)</script>", "'; DROP TABLE users; --"):
+        assert "order_task" not in read(reader, text).kinds, text
+
+
 def test_a_no_with_what_to_do_instead_when_asked_to_confirm(reader):
     focus = {**empty_focus(), "order_ids": ["#W4817420"]}
     state = {"awaiting": "confirm", "task": {"kind": "return", "order_id": "#W4817420"}, "focus": focus}

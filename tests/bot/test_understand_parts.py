@@ -148,3 +148,22 @@ def test_price_bounds(heads, text, bounds):
                                          ("i need to cancel w6272294 please", "")])  # "need" is no reason
 def test_cancel_reasons(heads, text, reason):
     assert heads[1].reason(text) == reason
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("that one. new address is 42 maple ave apt 3, tucson az 85701",
+     {"address1": "42 Maple Ave", "address2": "Apt 3", "city": "Tucson", "country": "USA", "state": "AZ",
+      "zip": "85701"}),
+    ("555 oak street denver co 80203",
+     {"address1": "555 Oak Street", "address2": "", "city": "Denver", "country": "USA", "state": "CO", "zip": "80203"}),
+    ("1200 north lake shore dr new york ny 10001 usa please",
+     {"address1": "1200 North Lake Shore Dr", "address2": "", "city": "New York", "country": "USA", "state": "NY",
+      "zip": "10001"}),
+])
+def test_an_address_written_without_commas_is_read(text, expected):
+    assert spans.address(text) == expected
+
+
+@pytest.mark.parametrize("text", ["i have 2 kids in ca 90210", "it costs 30 dollars in ny 10001", "order 12 shirts"])
+def test_numbers_near_a_state_and_zip_are_no_address_without_a_street(text):
+    assert spans.address(text) is None
