@@ -117,6 +117,7 @@ class Reader:
                 groups[-1] = (prev[0], prev[1] + " " + clause, prev[2])
                 continue
             if groups and (_continues(groups[-1][0], label, clause) or _adds_bound(groups[-1][0], clause, self.lexicon)
+                           or self._about_service(label, clause)
                            or _adds_purpose(groups[-1][0], label, clause, self.lexicon)):
                 prev = groups[-1]
                 groups[-1] = (prev[0], prev[1] + " " + clause, min(prev[2], lab.confidence))
@@ -151,6 +152,14 @@ class Reader:
                 state = dict(state)  # "the bamboo skateboard, 28 inch. cost?": later clauses may refer to it
                 self.remember(state, Reading(requests=(request,), language=self.language))
         return Reading(requests=tuple(requests), language=self.language)
+
+    def _about_service(self, label: str, clause: str) -> bool:
+        """"what payment do u take? apple pay?": a catalog-like clause that names no product or option value but
+        speaks of the service belongs to the request before it."""
+        if label.split(":")[0] != "catalog":
+            return False
+        return bool(set(tokens(clause)) & set(self.lexicon.data.get("service_words", []))) and \
+            not self.lexicon.mentions(clause)
 
     def _names_anything(self, clause: str) -> bool:
         """An order, a product, a way to pay or an address: something an order task could act on."""
@@ -238,6 +247,8 @@ class Reader:
         if awaiting == "confirm" and label.split(":")[0] == "catalog" and label.partition(":")[2] in DESCRIBING and \
                 self._names_order_items(clause, state):
             return "detail"  # "no i mean both, the mouse and the backpack": the order's items, not a catalog search
+        if not awaiting and label == "detail" and self._refines_focus(clause, state):
+            return "catalog:refine"  # "the 34 inch one" after the bamboo skateboards were listed: asks nothing else
         if not awaiting or awaiting in ("identify", "confirm"):
             return label
         kind, _, sub = label.partition(":")
@@ -267,6 +278,16 @@ class Reader:
         if awaiting == "new_item" and kind == "catalog" and sub in DESCRIBING and self._names_new_values(clause, state):
             return "detail"  # "red 20 hours water resistance": values of the product asked about, not a question
         return label
+
+    def _refines_focus(self, clause: str, state: dict) -> bool:
+        """The clause names option values of the product in focus and no product, order or way to pay."""
+        focus = state.get("focus") or {}
+        pid = (focus.get("product_ids") or [None])[0]
+        mentions = self.lexicon.mentions(clause)
+        if not pid or spans.order_ids(clause) or any(m.kind == "product" for m in mentions) or \
+                self._payment(clause) is not None:
+            return False
+        return bool(self.lexicon.values_for(mentions, [pid]))
 
     def _order_in_discussion(self, state: dict) -> dict | None:
         """The order of the task in progress, else the first order in focus (None when there is none)."""
@@ -781,8 +802,11 @@ def _compare_refs(lex: Lexicon, mentions: list[Mention], toks: list[str]) -> lis
 
 
 def _unknown_product(text: str, lex: Lexicon, keep_values: bool = False) -> str:
-    """The words left once filler and catalog words are taken out: the kind of product asked about."""
+    """The words left once filler and catalog words are taken out: the kind of product asked about ("" when the
+    clause speaks of the shop's service: "apple pay?", "sorry typo")."""
     toks = tokens(text)
+    if set(toks) & set(lex.data.get("service_words", [])):
+        return ""
     known = set() if keep_values else {w for k in list(lex.values) + list(lex.option_names) for w in k}
     keep = [t for t in toks if not lex.is_filler(t) and _singular(t) not in known
             and not t[0].isdigit() and len(t) > 1]

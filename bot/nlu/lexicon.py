@@ -172,7 +172,8 @@ class Lexicon:
                 key = tuple(toks[i:i + size])
                 words = " ".join(raw[i:i + size])
                 hit = None
-                if key in self.values and self._after_option_name(key, toks, i):
+                if key in self.values and (self._after_option_name(key, toks, i) or
+                                           self._before_option_name(key, toks, i + size)):
                     # "compartment: camera" is the backpack's compartment, not the Digital Camera
                     hit = [Mention("value", i, i + size, words, (pid,), opt, val)
                            for pid, opt, val in sorted(self.values[key])]
@@ -223,6 +224,15 @@ class Lexicon:
         options = {opt for _, opt, _ in self.values[key]}
         for n in range(1, min(3, i) + 1):
             if self.option_names.get(tuple(toks[i - n:i]), set()) & options:
+                return True
+        return False
+
+    def _before_option_name(self, key, toks, end) -> bool:
+        """The words just after name an option this value belongs to ("a laptop compartment": the backpack's
+        compartment, not the Laptop)."""
+        options = {opt for _, opt, _ in self.values[key]}
+        for n in range(1, min(3, len(toks) - end) + 1):
+            if self.option_names.get(tuple(toks[end:end + n]), set()) & options:
                 return True
         return False
 

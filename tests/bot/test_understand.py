@@ -109,6 +109,24 @@ def test_which_one_is_cheapest_is_about_the_product_before(reader, first, then, 
     assert (q.want, q.product_ids, q.options) == ("cheapest", (YOGA_MAT,), options)
 
 
+def test_a_value_before_its_option_name_is_no_product(reader):
+    q = only(read(reader, "i need a backpack with a laptop compartment"), "catalog").catalog
+    assert q.product_ids == (BACKPACK,) and dict(q.options) == {"compartment": "laptop"}
+
+
+def test_words_about_the_service_are_no_product_we_do_not_sell(reader):
+    q = only(read(reader, "how many different products do u have"), "catalog").catalog
+    assert (q.want, q.product_ids, q.unknown_product) == ("count", (), "")
+    assert read(reader, "what payment do u take? apple pay?").kinds == ("policy",)
+
+
+def test_an_option_value_alone_narrows_the_products_just_listed(reader):
+    state = {"focus": empty_focus()}
+    reader.remember(state, reader.read("how much is the bamboo skateboard", state))
+    q = only(reader.read("the 34 inch one", state), "catalog").catalog
+    assert dict(q.options) == {"deck material": "bamboo", "length": "34 inch"} and len(q.product_ids) == 1
+
+
 @pytest.mark.parametrize("text", ["did my espresso machine get delivered?", "wheres my tea kettle",
                                   "the espresso machine i ordered, was it delivered"])
 def test_where_is_my_product_asks_about_the_customers_order(reader, text):
