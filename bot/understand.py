@@ -153,6 +153,12 @@ class Reader:
                 self.remember(state, Reading(requests=(request,), language=self.language))
         return Reading(requests=tuple(requests), language=self.language)
 
+    def _any_of_a_kind(self, clause: str) -> bool:
+        """A product named with "a", "an" or "any" before it: any one of its kind, not an item of an order."""
+        toks = tokens(clause)
+        return any(m.kind == "product" and m.start > 0 and toks[m.start - 1] in ("a", "an", "any")
+                   for m in self.lexicon.mentions(clause))
+
     def _about_service(self, label: str, clause: str) -> bool:
         """"what payment do u take? apple pay?": a catalog-like clause that names no product or option value but
         speaks of the service belongs to the request before it."""
@@ -206,8 +212,8 @@ class Reader:
                 _has_phrase(clause, scope.get("where_is", [])):
             return "account_info:order_status"  # "did my espresso machine get delivered?"
         if label.startswith("order_task:") and not own and _has_phrase(clause, scope["asks_possible"]) and \
-                _has_phrase(clause, scope["general_object"]):
-            return "policy"
+                (_has_phrase(clause, scope["general_object"]) or self._any_of_a_kind(clause)):
+            return "policy"  # "can i swap a shirt i got for a different size?": what is possible, not an action
         if label == "policy" and own and _has_phrase(clause, scope["wish"]):
             for task, words in scope["task_words"].items():
                 if _has_phrase(clause, words):

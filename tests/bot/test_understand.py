@@ -109,6 +109,11 @@ def test_which_one_is_cheapest_is_about_the_product_before(reader, first, then, 
     assert (q.want, q.product_ids, q.options) == ("cheapest", (YOGA_MAT,), options)
 
 
+def test_can_i_with_a_product_of_any_kind_asks_what_is_possible(reader):
+    assert read(reader, "can i swap a shirt i got for a different size?").kinds == ("policy",)
+    assert only(read(reader, "could i return the kettle please"), "order_task").task == "return"
+
+
 def test_a_value_before_its_option_name_is_no_product(reader):
     q = only(read(reader, "i need a backpack with a laptop compartment"), "catalog").catalog
     assert q.product_ids == (BACKPACK,) and dict(q.options) == {"compartment": "laptop"}
