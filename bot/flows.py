@@ -218,14 +218,14 @@ class Flows:
         changed = False
         if new.get("order_ids") and task.get("order_id") not in new["order_ids"] and task["kind"] != "user_address":
             said["order_ids"], task["order_id"] = new["order_ids"], None
-            task["items"], task["new_items"], task["changes"] = [], [], None
+            self.forget_items(task)
             task.pop("payment", None)
             changed = True
         if (items or new.get("all_items")) and task["kind"] in ("return", "exchange", "modify_items"):
             if new.get("adds"):  # "add the backpack too": with the items already named
                 items = said.get("items", []) + [r for r in items if r not in said.get("items", [])]
             said["items"], said["all_items"] = items, bool(new.get("all_items")) and not items
-            task["items"], task["new_items"], task["changes"] = [], [], None
+            self.forget_items(task)
             changed = True
         for key in ("payment", "reason", "address"):
             if new.get(key):
@@ -233,6 +233,11 @@ class Flows:
                 task.pop(key, None)
                 changed = True
         return changed
+
+    @staticmethod
+    def forget_items(task: dict) -> None:
+        """The items chosen and what they become, to be worked out again from what was said."""
+        task["items"], task["new_items"], task["changes"] = [], [], None
 
     @staticmethod
     def same_task(task: dict, asked: str) -> bool:

@@ -162,9 +162,7 @@ class Reader:
     def _about_service(self, label: str, clause: str) -> bool:
         """"what payment do u take? apple pay?": a catalog-like clause that names no product or option value but
         speaks of the service belongs to the request before it."""
-        if label.split(":")[0] != "catalog":
-            return False
-        return bool(set(tokens(clause)) & set(self.lexicon.data.get("service_words", []))) and \
+        return label.split(":")[0] == "catalog" and _speaks_of_service(clause, self.lexicon) and \
             not self.lexicon.mentions(clause)
 
     def _names_anything(self, clause: str) -> bool:
@@ -246,10 +244,12 @@ class Reader:
         the task in progress restated ("the hose, i want the 50ft one instead" while asked which items), or a
         payment method when asked how to pay."""
         awaiting, task = state.get("awaiting") or "", _task_kind(state.get("task"))
-        if awaiting == "confirm" and label == "order_task:payment" and task in ("return", "exchange", "modify_items",
-                                                                                 "change") and \
+        if label == "order_task:payment" and (awaiting == "payment" or awaiting == "confirm" and task in (
+                "return", "exchange", "modify_items", "change")) and \
                 not spans.order_ids(clause) and self._payment(clause) is not None:
-            return "detail"  # "no, refund it to paypal" when asked to confirm a return: that return's refund
+            # asked how to pay, "please use my card ending in 9182" answers; asked to confirm a return, "no, refund
+            # it to paypal" is that return's refund: neither opens a task
+            return "detail"
         if awaiting == "confirm" and label.split(":")[0] == "catalog" and label.partition(":")[2] in DESCRIBING and \
                 self._names_order_items(clause, state):
             return "detail"  # "no i mean both, the mouse and the backpack": the order's items, not a catalog search
@@ -265,9 +265,6 @@ class Reader:
         if kind == "order_task" and sub == task and not spans.order_ids(clause) or \
                 (kind == "order_task" and sub == task and awaiting != "order"):
             return "detail"
-        if awaiting == "payment" and label == "order_task:payment" and not spans.order_ids(clause) and \
-                self._payment(clause) is not None:
-            return "detail"  # asked how to pay, "please use my card ending in 9182" answers; it opens no task
         if kind in ("order_task", "account_info", "policy", "privacy", "handover", "identify", "detail"):
             return label
         if awaiting == "payment" and self._payment(clause) is not None:
@@ -371,18 +368,12 @@ class Reader:
             if products:  # "and the chair?" after a kettle question: the kettle's capacity is no option of a chair
                 have = {o for p in products for o in lex.option_values.get(p, {})}
                 options = {k: v for k, v in options.items() if k in have}
-            return replace(prev, product_ids=tuple(product_ids or prev.product_ids), options=pairs(options),
-                           price_min=lo if lo is not None else prev.price_min,
-                           price_max=hi if hi is not None else prev.price_max,
-                           in_stock=True if stock else prev.in_stock)
+            return _narrowed(prev, options, lo, hi, stock, product_ids=tuple(product_ids or prev.product_ids))
         if want in ("cheapest", "dearest", "count") and not named and refers and focus.get("catalog"):
             prev = CatalogQuery(**_query_args(focus["catalog"]))
             if set(prev.product_ids) == set(product_ids):  # "which one is cheapest" after "the yoga mat in green?"
                 options = {**dict(prev.options), **_values(lex, mentions, product_ids)}
-                return replace(prev, want=want, option="", compare=(), options=pairs(options),
-                               price_min=lo if lo is not None else prev.price_min,
-                               price_max=hi if hi is not None else prev.price_max,
-                               in_stock=True if stock else prev.in_stock)
+                return _narrowed(prev, options, lo, hi, stock, want=want, option="", compare=())
         if want.startswith("focus_"):
             want = {"focus_stock": "stock", "focus_price": "price", "focus_option": "option_values"}[want]
         options = _values(lex, mentions, product_ids)
@@ -807,12 +798,17 @@ def _compare_refs(lex: Lexicon, mentions: list[Mention], toks: list[str]) -> lis
     return refs
 
 
+def _speaks_of_service(text: str, lex: Lexicon) -> bool:
+    """A word of the lexicon's `service_words` (pay, card, order, typo, ...): about the shop's service."""
+    return not set(tokens(text)).isdisjoint(lex.data.get("service_words", []))
+
+
 def _unknown_product(text: str, lex: Lexicon, keep_values: bool = False) -> str:
     """The words left once filler and catalog words are taken out: the kind of product asked about ("" when the
     clause speaks of the shop's service: "apple pay?", "sorry typo")."""
-    toks = tokens(text)
-    if set(toks) & set(lex.data.get("service_words", [])):
+    if _speaks_of_service(text, lex):
         return ""
+    toks = tokens(text)
     known = set() if keep_values else {w for k in list(lex.values) + list(lex.option_names) for w in k}
     keep = [t for t in toks if not lex.is_filler(t) and _singular(t) not in known
             and not t[0].isdigit() and len(t) > 1]
@@ -847,6 +843,13 @@ def _unmatched_item(part: str, lex: Lexicon) -> str:
         return ""
     rest = _unknown_product(words, lex)
     return words if 0 < len(rest.split()) <= 3 else ""
+
+
+def _narrowed(prev: CatalogQuery, options: dict, lo, hi, stock: bool, **changes) -> CatalogQuery:
+    """The earlier question with these option values, the bounds and stock filter said now (else its own)."""
+    return replace(prev, options=pairs(options), price_min=lo if lo is not None else prev.price_min,
+                   price_max=hi if hi is not None else prev.price_max, in_stock=True if stock else prev.in_stock,
+                   **changes)
 
 
 def _query_args(d: dict) -> dict:

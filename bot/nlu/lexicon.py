@@ -172,8 +172,7 @@ class Lexicon:
                 key = tuple(toks[i:i + size])
                 words = " ".join(raw[i:i + size])
                 hit = None
-                if key in self.values and (self._after_option_name(key, toks, i) or
-                                           self._before_option_name(key, toks, i + size)):
+                if key in self.values and self._beside_option_name(key, toks, i, i + size):
                     # "compartment: camera" is the backpack's compartment, not the Digital Camera
                     hit = [Mention("value", i, i + size, words, (pid,), opt, val)
                            for pid, opt, val in sorted(self.values[key])]
@@ -219,22 +218,13 @@ class Lexicon:
             return same
         return next((f for f in self._filler_by_len.get(len(word) + 1, ()) if _swapped_or_short(word, f)), None)
 
-    def _after_option_name(self, key, toks, i) -> bool:
-        """The words just before name an option this value belongs to ("compartment camera", "type: robotic")."""
+    def _beside_option_name(self, key, toks, start, end) -> bool:
+        """The words just before or just after name an option this value belongs to ("compartment camera",
+        "type: robotic", "a laptop compartment": the backpack's compartment, not the Laptop)."""
         options = {opt for _, opt, _ in self.values[key]}
-        for n in range(1, min(3, i) + 1):
-            if self.option_names.get(tuple(toks[i - n:i]), set()) & options:
-                return True
-        return False
-
-    def _before_option_name(self, key, toks, end) -> bool:
-        """The words just after name an option this value belongs to ("a laptop compartment": the backpack's
-        compartment, not the Laptop)."""
-        options = {opt for _, opt, _ in self.values[key]}
-        for n in range(1, min(3, len(toks) - end) + 1):
-            if self.option_names.get(tuple(toks[end:end + n]), set()) & options:
-                return True
-        return False
+        before = [tuple(toks[start - n:start]) for n in range(1, min(3, start) + 1)]
+        after = [tuple(toks[end:end + n]) for n in range(1, min(3, len(toks) - end) + 1)]
+        return any(self.option_names.get(words, set()) & options for words in before + after)
 
     def _modified_head(self, key, toks, i) -> bool:
         """A bare head noun after a word the catalog doesn't know names something else: "washing machine"."""

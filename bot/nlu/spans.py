@@ -146,9 +146,8 @@ def _address_without_commas(text: str) -> dict | None:
                 continue
             tail = " ".join(words[i + 2:i + 5])
             country = _country(tail) if tail and tail.split()[0].lower().strip(".") in ("usa", "us", "united") else "USA"
-            return {"address1": _cased(" ".join(words[start:end + 1])), "address2": _cased(" ".join(line2)),
-                    "city": _cased(" ".join(rest)), "country": country.upper() if len(country) <= 3 else _cased(country),
-                    "state": state, "zip": zip_code}
+            return _address_dict(" ".join(words[start:end + 1]), " ".join(line2), " ".join(rest), state, zip_code,
+                                 country)
     return None
 
 
@@ -165,7 +164,10 @@ def _address_with_commas(text: str) -> dict | None:
         street = STREET.search(lines[first]).group(1).strip()
         line2 = ", ".join(lines[first + 1:])
         country = _country(parts[i + 1]) if i + 1 < len(parts) and len(parts[i + 1].split()) <= 3 else "USA"
-        return {"address1": _cased(street), "address2": _cased(line2), "city": _cased(parts[i - 1]),
-                "country": country.upper() if len(country) <= 3 else _cased(country), "state": m.group(1).upper(),
-                "zip": m.group(2)}
+        return _address_dict(street, line2, parts[i - 1], m.group(1).upper(), m.group(2), country)
     return None
+
+
+def _address_dict(street: str, line2: str, city: str, state: str, zip_code: str, country: str) -> dict:
+    return {"address1": _cased(street), "address2": _cased(line2), "city": _cased(city),
+            "country": country.upper() if len(country) <= 3 else _cased(country), "state": state, "zip": zip_code}
