@@ -11,6 +11,7 @@ downloads nothing.
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import importlib.util
 import logging
 import shutil
@@ -183,3 +184,139 @@ def fast_setup_step(data_dir: Path, force: bool = False) -> str:
     if importlib.util.find_spec("ctranslate2") is None:
         return "fast model skipped: ctranslate2 is not installed (replies use the transformers engine)"
     return f"fast model (CTranslate2 {FAST_QUANTIZATION}, shop adapter merged) in {build_fast_model(force=force)}"
+
+
+# ------------------------------------------------------------------------------------------ the GGUF model
+
+GGUF_FORMAT = 1  # bump when the GGUF writing changes: every cached merged GGUF is then rebuilt
+GGUF_MERGED_TYPE = "Q8_0"  # weight type of the tensors the adapter changes; the others keep the packaged Q4_1
+_GGUF_PROJECTIONS = {"q_proj": "attn_q", "k_proj": "attn_k", "v_proj": "attn_v", "o_proj": "attn_output"}
+
+
+def _rotary_rows(weight, heads: int):
+    """The rows of a query or key projection in llama.cpp's order: llama.cpp's converter interleaves the two
+    halves of each head's rotary dimensions, so a change to those weights must be moved the same way."""
+    rows = weight.shape[0]
+    return weight.reshape(heads, 2, rows // heads // 2, *weight.shape[1:]).swapaxes(1, 2).reshape(weight.shape)
+
+
+def adapter_deltas(adapter: Path, heads: int, kv_heads: int) -> dict:
+    """{GGUF tensor name: float32 change} of a LoRA adapter on the attention projections (scale x B @ A), rows
+    in llama.cpp's order."""
+    import json
+
+    import numpy as np
+    from safetensors.numpy import load_file
+
+    config = json.loads((adapter / "adapter_config.json").read_text(encoding="utf-8"))
+    if config.get("use_dora") or config.get("use_rslora"):
+        raise ModelFilesError(adapter, "DoRA and rsLoRA adapters cannot be merged into GGUF here")
+    scale = float(config["lora_alpha"]) / float(config["r"])
+    tensors = load_file(str(adapter / "adapter_model.safetensors"))
+    deltas = {}
+    for key, down in tensors.items():
+        if ".lora_A." not in key:
+            continue
+        up = tensors[key.replace(".lora_A.", ".lora_B.")]
+        parts = key.split(".")
+        layer, projection = int(parts[parts.index("layers") + 1]), parts[parts.index("self_attn") + 1]
+        if projection not in _GGUF_PROJECTIONS:
+            raise ModelFilesError(adapter, f"cannot merge an adapter on {projection} into GGUF")
+        delta = (up.astype(np.float32) @ down.astype(np.float32)) * scale
+        if projection in ("q_proj", "k_proj"):
+            delta = _rotary_rows(delta, heads if projection == "q_proj" else kv_heads)
+        deltas[f"blk.{layer}.{_GGUF_PROJECTIONS[projection]}.weight"] = delta
+    return deltas
+
+
+def merge_gguf(source: Path, adapter: Path | None, target: Path) -> int:
+    """Write `source` to `target` with the adapter merged: the tensors it changes are de-quantized, changed and
+    written as Q8_0; every other tensor and all metadata are copied as they are. Returns the tensors changed."""
+    import gguf
+    import numpy as np
+
+    reader = gguf.GGUFReader(source)
+    contents = {name: field.contents() for name, field in reader.fields.items()}
+    arch = contents.get("general.architecture")
+    if arch != "llama":
+        raise ModelFilesError(source, f"architecture {arch!r}: only llama models are merged here")
+    deltas = adapter_deltas(adapter, int(contents["llama.attention.head_count"]),
+                            int(contents["llama.attention.head_count_kv"])) if adapter is not None else {}
+    missing = sorted(set(deltas) - {t.name for t in reader.tensors})
+    if missing:
+        raise ModelFilesError(adapter, f"the adapter changes tensors the model does not have: {missing[:3]}")
+    merged_type = getattr(gguf.GGMLQuantizationType, GGUF_MERGED_TYPE)
+    tensors = []
+    for tensor in reader.tensors:
+        data, kind = tensor.data, tensor.tensor_type
+        if tensor.name in deltas:
+            delta = deltas[tensor.name]
+            weight = gguf.quants.dequantize(data, kind).reshape(delta.shape) + delta
+            data, kind = gguf.quants.quantize(weight.astype(np.float32), merged_type), merged_type
+        tensors.append((tensor.name, data, kind))
+    writer = gguf.GGUFWriter(target, arch=arch)
+    for name, field in reader.fields.items():
+        if name == gguf.Keys.General.ARCHITECTURE or name.startswith("GGUF."):
+            continue  # written by the writer itself
+        value_type = field.types[0]
+        sub_type = field.types[-1] if value_type == gguf.GGUFValueType.ARRAY else None
+        writer.add_key_value(name, contents[name], value_type, sub_type=sub_type)
+    for name, data, kind in tensors:
+        writer.add_tensor_info(name, data.shape, data.dtype, data.nbytes, kind)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_ti_data_to_file()
+    for _, data, _ in tensors:
+        writer.write_tensor_data(data)
+    writer.close()
+    return len(deltas)
+
+
+def gguf_model_key(source: Path, adapter: Path | None) -> str:
+    import gguf
+    version = getattr(gguf, "__version__", "") or importlib.metadata.version("gguf")
+    h = hashlib.sha256(f"{GGUF_FORMAT}|{version}|{GGUF_MERGED_TYPE}|{_digest(source)}".encode())
+    if adapter is not None:
+        for path in (adapter / "adapter_config.json", adapter / "adapter_model.safetensors"):
+            h.update(f"|{path.name}:{_digest(path)}".encode())
+    return h.hexdigest()
+
+
+def build_gguf_model(adapter_path: Path | str | None = "default", force: bool = False,
+                     source: Path | str | None = None) -> Path:
+    """The packaged GGUF file with the shop's adapter merged (for llama.cpp, here or on a model server), in a
+    folder named by a content hash of its inputs; built when missing, stale or corrupt (about 10 s)."""
+    from .generate import _check_files, _resolve_adapter, REBUILD_ADAPTER
+
+    source = Path(source) if source else packaged_gguf()
+    adapter = _resolve_adapter(adapter_path)
+    if adapter is not None:
+        _check_files(adapter, ("adapter_config.json", "adapter_model.safetensors"), REBUILD_ADAPTER)
+        _check_safetensors(adapter / "adapter_model.safetensors", REBUILD_ADAPTER)
+    key = gguf_model_key(source, adapter)
+    stem = f"{BASE_MODEL_NAME}{'+' + adapter.name if adapter else ''}-gguf"
+    target = model_dir() / f"{stem}-{key[:16]}"
+    if not force and folder_ok(target, key):
+        return target / "model.gguf"
+    if target.exists():
+        log.warning("rebuilding the GGUF model: %s does not match its manifest", target)
+    work = target.with_name(target.name + ".partial")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    try:
+        changed = merge_gguf(source, adapter, work / "model.gguf")
+    except ModelFilesError:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    except Exception as exc:
+        shutil.rmtree(work, ignore_errors=True)
+        raise ModelFilesError(source, f"GGUF merge failed ({exc.__class__.__name__}: {exc})",
+                              "run `shopbot setup --force`") from exc
+    write_manifest(work, key, source=source.name, adapter=adapter.name if adapter else None,
+                   merged_tensors=changed, merged_type=GGUF_MERGED_TYPE)
+    shutil.rmtree(target, ignore_errors=True)
+    work.rename(target)
+    for old in target.parent.glob(stem + "-*"):  # earlier merges of the same model and adapter
+        if old != target and old.is_dir() and len(old.name) == len(target.name):
+            shutil.rmtree(old, ignore_errors=True)
+    return target / "model.gguf"
