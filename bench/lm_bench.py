@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ENGINES = ("ct2", "transformers-fp32", "transformers-int8")
+ENGINES = ("ct2", "llama-cpp", "transformers-fp32", "transformers-int8")
 
 
 def memory_bandwidth(mb: int = 256, repeats: int = 5) -> float:
@@ -38,7 +38,12 @@ def memory_bandwidth(mb: int = 256, repeats: int = 5) -> float:
 
 def make(name: str, threads: int, adapter):
     """(engine, weight bytes read per token, tokenizer)."""
-    from trustgen.engines import CT2Engine, TransformersEngine
+    from trustgen.engines import CT2Engine, LlamaCppEngine, TransformersEngine
+    if name == "llama-cpp":
+        from trustgen.convert import build_gguf_model
+        path = build_gguf_model(adapter)
+        engine = LlamaCppEngine(path, adapter, threads=threads, workers=1)
+        return engine, path.stat().st_size, engine.load()
     if name == "ct2":
         from trustgen.convert import build_fast_model
         path = build_fast_model(adapter)
@@ -81,14 +86,15 @@ def speed(engine, records, max_new_tokens: int) -> dict:
     return row
 
 
-def ct2_perplexity(engine, records) -> dict:
-    """Perplexity of the reference replies under the CTranslate2 model, scored exactly as trustgen.evaluate
-    scores the transformers one (same encoding, reply tokens only)."""
+def scored_perplexity(engine, records) -> dict:
+    """Perplexity of the reference replies under an engine that scores token ids (CTranslate2, llama.cpp), scored
+    exactly as trustgen.evaluate scores the transformers model (same encoding, reply tokens only)."""
     from trustgen.evaluate import MAX_LEN
     from trustgen.metrics import perplexity
     from trustgen.metrics import IGNORE
     from trustgen.train import encode_all
-    tokenizer, _ = engine.load()
+    loaded = engine.load()
+    tokenizer = loaded[0] if isinstance(loaded, tuple) else loaded
     encoded = encode_all(records, tokenizer, MAX_LEN)
     nats, tokens = 0.0, 0
     for (ids, labels), log_probs in zip(encoded, engine.score([ids for ids, _ in encoded])):
@@ -119,8 +125,8 @@ def child(args) -> int:
     records = validation_records(limit=max(args.ppl_examples, args.gen_examples, 60))
     row.update(speed(engine, near_300(records, tokenizer, args.prompts), args.max_new_tokens))
     ppl_records = records[:args.ppl_examples]
-    if args.child == "ct2":
-        row["perplexity"] = ct2_perplexity(engine, ppl_records)
+    if args.child in ("ct2", "llama-cpp"):
+        row["perplexity"] = scored_perplexity(engine, ppl_records)
     else:
         from trustgen.evaluate import score_perplexity
         row["perplexity"] = score_perplexity(engine.load(), ppl_records)

@@ -130,7 +130,7 @@ def fmt(value, unit: str = " s") -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--engines", default="ct2,transformers", help="comma-separated: ct2, transformers, openai")
+    parser.add_argument("--engines", default="ct2,transformers", help="comma-separated: ct2, llama-cpp, transformers, openai")
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions (default: all)")
     parser.add_argument("--threads", type=int, default=1, help="cores per generation")
     parser.add_argument("--data-dir", default=None, help="shop to copy (default: the setup's demo shop)")

@@ -2,7 +2,8 @@
 
 An engine has one verb, `stream(messages, max_new_tokens, time_limit_s)`: it yields decoded text pieces as tokens
 arrive and returns a `Generation` (why it stopped, token counts, time to the first token); `generate()` drains it.
-Engines: `CT2Engine` (CTranslate2, int8 weights: the default on CPU), `TransformersEngine` (PyTorch: training,
+Engines: `CT2Engine` (CTranslate2, int8 weights: the default on CPU), `LlamaCppEngine` (llama.cpp on the merged GGUF
+file, where llama-cpp-python is installed), `TransformersEngine` (PyTorch: training,
 perplexity, and the fallback without ctranslate2), `OpenAIEngine` (an OpenAI-compatible server elsewhere, such as
 llama.cpp's server or vLLM). Each loads on first use and may serve several conversations at once. Nothing here
 checks claims (trustgen.writer does). Try it: `python -m trustgen.engines --engine ct2 "Do you sell backpacks?"`.
@@ -24,7 +25,7 @@ from typing import Generator as Gen, Iterator, Protocol, Sequence
 from .errors import EngineError, ModelFilesError
 from .generate import DEFAULT_STOP, MAX_PROMPT_TOKENS, Generation, fit_messages
 
-ENGINES = ("ct2", "transformers", "openai")
+ENGINES = ("ct2", "llama-cpp", "transformers", "openai")
 
 
 class Engine(Protocol):
@@ -108,6 +109,23 @@ def prompt_ids(tokenizer, messages: list[dict], max_prompt_tokens: int = MAX_PRO
     return list(ids), truncated
 
 
+def fixed_start(tokenizer) -> list[int]:
+    """Token ids every reply prompt starts with: the chat template's system turn up to the end of the fixed
+    instructions (trustgen.prompting.SYSTEM_PROMPT)."""
+    from .prompting import SYSTEM_PROMPT
+    return list(tokenizer.apply_chat_template([{"role": "system", "content": SYSTEM_PROMPT}], tokenize=True,
+                                              return_dict=True)["input_ids"])
+
+
+def shared_start(prefix: list[int], ids: list[int], minimum: int) -> int:
+    """How many of `ids` are `prefix` (0 when the prompt does not start so, or shares fewer than `minimum`
+    tokens: another system text, or a prompt without one); the prompt after them keeps at least one token."""
+    k, limit = 0, min(len(prefix), len(ids) - 1)
+    while k < limit and ids[k] == prefix[k]:
+        k += 1
+    return k if k >= minimum else 0
+
+
 class CT2Engine(EngineBase):
     """CTranslate2 with int8 weights: the base model with the shop's adapter merged, converted once by
     `shopbot setup` (trustgen.convert.build_fast_model) and rebuilt when stale or corrupt. `workers` model
@@ -173,17 +191,9 @@ class CT2Engine(EngineBase):
         return Generation(text.strip(), count, len(ids), stopped_by, time.perf_counter() - started, first, truncated)
 
     def _shared_start(self, tokenizer, ids: list[int]) -> int:
-        """How many of `ids` are the fixed start of every reply prompt (0 when the prompt does not start so:
-        another system text, or a prompt without one); the prompt after them must keep at least one token."""
         if self._prefix is None:
-            from .prompting import SYSTEM_PROMPT
-            turn = tokenizer.apply_chat_template([{"role": "system", "content": SYSTEM_PROMPT}], tokenize=True,
-                                                 return_dict=True)["input_ids"]
-            self._prefix = list(turn)
-        k, limit = 0, min(len(self._prefix), len(ids) - 1)
-        while k < limit and ids[k] == self._prefix[k]:
-            k += 1
-        return k if k >= self.MIN_PREFIX_TOKENS else 0
+            self._prefix = fixed_start(tokenizer)
+        return shared_start(self._prefix, ids, self.MIN_PREFIX_TOKENS)
 
     def score(self, token_ids: list[list[int]]) -> list[list[float]]:
         """Log-probabilities of each token given the ones before it (for perplexity), one list per sequence."""
@@ -204,6 +214,122 @@ def _open_ct2(path: Path, threads: int, workers: int):
         raise ModelFilesError(path, f"cannot be opened ({exc.__class__.__name__}: {exc})",
                               "run `shopbot setup --force` to rebuild it") from exc
     return tokenizer, generator
+
+
+class LlamaCppEngine(EngineBase):
+    """llama.cpp (llama-cpp-python, built from source: `pip install llama-cpp-python==0.3.36`) on the packaged GGUF
+    file with the shop's adapter merged (trustgen.convert.build_gguf_model). `workers` model instances, each on
+    `threads` cores, serve that many conversations at once. With `prefix_cache` an instance keeps the state of the
+    fixed start of the prompt (as CT2Engine does) and computes only the rest. Measured against CTranslate2 in
+    bench/lm_bench.py and bench/turn_latency.py (docs/model.md)."""
+
+    name = "llama-cpp"
+    CONTEXT = MAX_PROMPT_TOKENS + 256  # the longest prompt and reply
+
+    def __init__(self, model_path: str | Path | None = None, adapter_path: str | Path | None = "default",
+                 threads: int = 1, workers: int = 2, prefix_cache: bool = True):
+        self.model_path, self.adapter_path = model_path, adapter_path
+        self.threads, self.workers = max(int(threads or 1), 1), max(int(workers or 1), 1)
+        self.prefix_cache = prefix_cache
+        self._lock = threading.Lock()
+        self._tokenizer = None
+        self._pool: queue.Queue | None = None  # idle llama_cpp.Llama instances
+        self._scorer = None  # an instance that keeps every position's logits (perplexity only)
+        self._prefix: list[int] | None = None
+
+    def load(self):
+        with self._lock:
+            if self._pool is None:
+                from transformers import AutoTokenizer
+                from .convert import build_gguf_model, convert_base_model
+                path = Path(self.model_path) if self.model_path else build_gguf_model(self.adapter_path)
+                self._tokenizer = AutoTokenizer.from_pretrained(convert_base_model())
+                pool = queue.Queue()
+                for _ in range(self.workers):
+                    pool.put(self._open(path))
+                self._pool, self._path = pool, path
+        return self._tokenizer
+
+    def _open(self, path: Path, logits_all: bool = False):
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:
+            raise EngineError("llama-cpp", "llama-cpp-python is not installed (pip install llama-cpp-python==0.3.36; "
+                                           "it compiles llama.cpp, about 15 minutes on 2 cores)") from exc
+        try:
+            return Llama(model_path=str(path), n_ctx=self.CONTEXT, n_batch=512, n_threads=self.threads,
+                         n_threads_batch=self.threads, logits_all=logits_all, verbose=False)
+        except Exception as exc:  # a corrupt or unreadable file: name it, say how to rebuild
+            raise ModelFilesError(path, f"cannot be opened ({exc.__class__.__name__}: {exc})",
+                                  "run `shopbot setup --force` to rebuild it") from exc
+
+    def stream(self, messages, max_new_tokens=96, time_limit_s=12.0, stop=DEFAULT_STOP):
+        tokenizer = self.load()
+        started = time.perf_counter()
+        ids, truncated = prompt_ids(tokenizer, messages)
+        if ids is None:
+            return Generation("", 0, 0, "empty", 0.0)
+        decoder, first, stopped_by, count = _Decoder(tokenizer, stop), None, None, 0
+        model = self._pool.get()
+        steps = None
+        try:
+            kept = self._keep_start(model, tokenizer, ids)
+            steps = model.generate(ids[kept:], top_k=1, top_p=1.0, min_p=0.0, temp=0.0, repeat_penalty=1.0,
+                                   reset=False)
+            for token_id in steps:
+                if token_id == tokenizer.eos_token_id:
+                    break
+                count += 1
+                first = first if first is not None else time.perf_counter() - started
+                piece, hit = decoder.add(token_id)
+                if piece:
+                    yield piece
+                if hit:
+                    stopped_by = "stop"
+                    break
+                if count >= max_new_tokens:
+                    stopped_by = "length"
+                    break
+                if time.perf_counter() - started > time_limit_s:
+                    stopped_by = "time"
+                    break
+        finally:
+            if steps is not None:
+                steps.close()
+            self._pool.put(model)
+        if stopped_by != "time" and (piece := decoder.rest()):
+            yield piece
+        text, hit = decoder.text()
+        stopped_by = stopped_by or ("stop" if hit else "eos")
+        return Generation(text.strip(), count, len(ids), stopped_by, time.perf_counter() - started, first, truncated)
+
+    def _keep_start(self, model, tokenizer, ids: list[int]) -> int:
+        """Keep the instance's state of the prompt's fixed start when it holds it; forget the rest. Returns how
+        many tokens of `ids` need no computing."""
+        if self._prefix is None:
+            self._prefix = fixed_start(tokenizer)
+        k = shared_start(self._prefix, ids, CT2Engine.MIN_PREFIX_TOKENS) if self.prefix_cache else 0
+        if k and model.n_tokens >= k and list(model.input_ids[:k]) == ids[:k]:
+            model.n_tokens = k  # the next evaluation drops the cache after it
+            return k
+        model.reset()
+        return 0
+
+    def score(self, token_ids: list[list[int]]) -> list[list[float]]:
+        """Log-probabilities of each token given the ones before it (for perplexity), one list per sequence."""
+        import numpy as np
+        self.load()
+        if self._scorer is None:
+            self._scorer = self._open(self._path, logits_all=True)
+        out = []
+        for ids in token_ids:
+            self._scorer.reset()
+            self._scorer.eval(ids)
+            logits = np.asarray(self._scorer.scores[:len(ids) - 1], dtype=np.float64)
+            top = logits.max(axis=1, keepdims=True)
+            log_norm = np.log(np.exp(logits - top).sum(axis=1)) + top[:, 0]
+            out.append([float(logits[i, ids[i + 1]] - log_norm[i]) for i in range(len(ids) - 1)])
+        return out
 
 
 class TransformersEngine(EngineBase):
@@ -334,11 +460,13 @@ def default_engine_name() -> str:
 
 def make_engine(name: str = "auto", *, base_path=None, adapter_path="default", quantize: bool = False,
                 threads: int | None = 1, workers: int = 2, url: str | None = None, model: str = "shopbot") -> Engine:
-    """An engine by name: "auto" (see `default_engine_name`), "ct2", "transformers" or "openai" (`url`, or
+    """An engine by name: "auto" (see `default_engine_name`), "ct2", "llama-cpp", "transformers" or "openai" (`url`, or
     SHOPBOT_MODEL_URL, is the server's base URL ending in /v1)."""
     name = default_engine_name() if name in ("auto", "", None) else name
     if name == "ct2":
         return CT2Engine(adapter_path=adapter_path, threads=threads or 1, workers=workers, base_path=base_path)
+    if name == "llama-cpp":
+        return LlamaCppEngine(adapter_path=adapter_path, threads=threads or 1, workers=workers)
     if name == "transformers":
         return TransformersEngine(base_path, adapter_path, quantize, threads)
     if name == "openai":

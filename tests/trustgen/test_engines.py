@@ -106,6 +106,32 @@ def test_what_was_asked_is_held_back_until_it_is_stated(bottle):
     assert reply.fell_back and reply.text == request(bottle).template and seen == []
 
 
+def test_an_answering_clause_goes_out_before_the_sentence_ends(bottle):
+    """"Yes, it is in stock; it costs $X.": the clause that answers is sent once checked, while the model still
+    writes the price; its semicolon goes out with what follows it."""
+    stock = "in stock" if bottle["available"] else "out of stock"
+    clause = f"The Water Bottle is {stock}"
+    engine = PacedEngine(f"{clause}; it costs ${bottle['price']:.2f}, and it holds a full litre of water.", 0.04)
+    writer, seen = writer_with(engine), []
+    with streaming_to(lambda piece: seen.append((time.perf_counter(), piece))):
+        reply = writer.write(request(bottle, must_state=("availability",)))
+    assert [p for _, p in seen][0] == clause and seen[0][0] < engine.ended_at - 0.5
+    assert "".join(p for _, p in seen) == reply.text and reply.text.startswith(f"{clause}; it costs $")
+    assert reply.used_model and reply.unsupported == 0
+
+
+def test_a_clause_left_alone_ends_with_a_full_stop(bottle):
+    stock = "in stock" if bottle["available"] else "out of stock"
+    clause = f"The Water Bottle is {stock}"
+    engine = PacedEngine(f"{clause}; your order #W1234567 was delivered yesterday. Have a nice day.")
+    writer = writer_with(engine)
+    pieces = list(writer.stream(request(bottle, must_state=("availability",))))
+    assert pieces == [clause, "."] and engine.closed_early
+    reply = writer_with(PacedEngine(f"{clause}; your order #W1234567 was delivered yesterday.")).write(
+        request(bottle, must_state=("availability",)))
+    assert reply.text == clause + "." and reply.used_model and reply.unsupported == 0
+
+
 # ------------------------------------------------------------------------------------------ a failing model
 
 def test_missing_model_files_give_templates_and_degraded(bottle, tmp_path):
@@ -397,3 +423,148 @@ def test_two_conversations_generate_at_the_same_time(bot_with, bottle):
     [t.join(60) for t in threads]
     assert replies["a"].text == replies["b"].text == text  # both model-worded: both were generating at once
     assert bot.health()["model"] == "ok"
+
+
+# ------------------------------------------------------------------------------------------ the merged GGUF model
+
+@pytest.fixture(scope="module")
+def gguf_model():
+    from trustgen.convert import base_model_path, build_gguf_model, is_model_folder
+    if not is_model_folder(base_model_path()):
+        pytest.skip("the base model is not converted (run `shopbot setup`)")
+    return build_gguf_model()
+
+
+def test_merged_gguf_holds_the_adapters_weights(gguf_model):
+    """transformers reads the merged GGUF (undoing llama.cpp's row order itself) and finds the weights peft's own
+    merge gives: the adapter's layers changed by it, within Q8_0 rounding; the layers it leaves alone exactly as
+    packaged; and the same next-token choices on a shop prompt."""
+    import torch
+    from transformers import AutoModelForCausalLM
+    from trustgen.convert import base_model_path
+    from trustgen.generate import load_model
+    merged = load_model(base_model_path(), "default", quantize=False)
+    read = AutoModelForCausalLM.from_pretrained(gguf_model.parent, gguf_file=gguf_model.name, dtype=torch.float32)
+    base = AutoModelForCausalLM.from_pretrained(base_model_path(), dtype=torch.float32)
+    want, got, plain = merged.model.state_dict(), read.state_dict(), base.state_dict()
+    for layer in (0, 14):  # below the adapter's layers: as packaged
+        for name in ("q_proj", "k_proj", "o_proj"):
+            key = f"model.layers.{layer}.self_attn.{name}.weight"
+            assert torch.equal(got[key], plain[key])
+    for layer in (15, 22, 29):
+        for name in ("q_proj", "k_proj", "v_proj", "o_proj"):
+            key = f"model.layers.{layer}.self_attn.{name}.weight"
+            # Q8_0 rounding leaves 16-40% of the adapter's change as error; rows in the wrong order give over 100%
+            error = ((got[key] - want[key]).norm() / (plain[key] - want[key]).norm()).item()
+            assert error < 0.6, (key, error)
+            assert (got[key] - want[key]).abs().max() <= want[key].abs().max() / 100  # within a Q8_0 step
+    ids = merged.tokenizer("<|im_start|>user\nIs the water bottle in stock?<|im_end|>\n<|im_start|>assistant\n",
+                           return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        a, b = merged.model(ids).logits[0], read(ids).logits[0]
+    same = (a.argmax(-1) == b.argmax(-1)).float().mean().item()
+    assert same >= 0.85 and a[-1].argmax() == b[-1].argmax()  # the reply's first token included
+
+
+def test_merged_gguf_is_cached_and_rebuilt_when_damaged(gguf_model, tmp_path, monkeypatch):
+    from trustgen.convert import MANIFEST, build_gguf_model
+    monkeypatch.setenv("SHOPBOT_MODEL_DIR", str(tmp_path))
+    built = build_gguf_model()
+    assert built.name == "model.gguf" and built.parent.parent == tmp_path
+    assert (built.parent / MANIFEST).is_file() and built.read_bytes() == gguf_model.read_bytes()
+    stamp = built.stat().st_mtime_ns
+    assert build_gguf_model() == built and built.stat().st_mtime_ns == stamp  # cached: not written again
+    with open(built, "r+b") as f:  # one flipped byte in the weights
+        f.seek(-1000, 2)
+        byte = f.read(1)
+        f.seek(-1000, 2)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    assert build_gguf_model() == built and built.read_bytes() == gguf_model.read_bytes()
+    plain = build_gguf_model(adapter_path=None)  # no adapter: another folder, the packaged tensors
+    assert plain.parent != built.parent and json.loads((plain.parent / MANIFEST).read_text())["merged_tensors"] == 0
+
+
+def test_merge_refuses_what_it_cannot_merge(tmp_path):
+    from trustgen.convert import adapter_deltas
+    from trustgen.errors import ModelFilesError
+    from trustgen.generate import DEFAULT_ADAPTER
+    odd = tmp_path / "odd"
+    shutil.copytree(DEFAULT_ADAPTER, odd)
+    config = json.loads((odd / "adapter_config.json").read_text())
+    (odd / "adapter_config.json").write_text(json.dumps({**config, "use_dora": True}))
+    with pytest.raises(ModelFilesError, match="DoRA"):
+        adapter_deltas(odd, 9, 3)
+
+
+# ------------------------------------------------------------------------------------------ llama.cpp
+
+@pytest.fixture(scope="module")
+def llama_engine(gguf_model):
+    pytest.importorskip("llama_cpp")
+    from trustgen.engines import LlamaCppEngine
+    return LlamaCppEngine(gguf_model, threads=1, workers=2)
+
+
+def test_llama_cpp_engine_streams_a_checked_reply(llama_engine, bottle):
+    from trustgen.prompting import build_messages
+    messages = build_messages(request(bottle))
+    streamed = Streamed(llama_engine.stream(messages, max_new_tokens=40))
+    text = "".join(streamed)
+    g = streamed.generation
+    assert g.text == text.strip() and g.new_tokens > 0 and g.prompt_tokens > 50
+    assert g.stopped_by in ("eos", "stop", "length") and g.first_token_s is not None
+    assert f"{bottle['price']:.2f}" in g.text or "stock" in g.text  # it answers from the facts
+    assert llama_engine.generate(messages, max_new_tokens=3).stopped_by == "length"
+    writer, seen = writer_with(llama_engine), []
+    with streaming_to(seen.append):
+        reply = writer.write(request(bottle))
+    assert "".join(seen) == (reply.text if reply.used_model else "") and reply.unsupported == 0
+
+
+def test_llama_cpp_keeps_only_the_fixed_start(llama_engine, bottle):
+    """The kept state is the prompt's fixed start and nothing after it: a prompt that starts otherwise is computed
+    whole, and the same prompt again gives the same greedy reply as computed from nothing."""
+    from trustgen.engines import LlamaCppEngine, shared_start
+    from trustgen.prompting import build_messages
+    messages = build_messages(request(bottle))
+    whole = LlamaCppEngine(llama_engine.model_path, threads=1, workers=1, prefix_cache=False)
+    cached = LlamaCppEngine(llama_engine.model_path, threads=1, workers=1)
+    first = cached.generate(messages, max_new_tokens=30)
+    model = cached._pool.queue[0]
+    tokenizer = cached.load()
+    ids = tokenizer.apply_chat_template(messages, tokenize=True, add_generation_prompt=True,
+                                        return_dict=True)["input_ids"]
+    kept = cached._keep_start(model, tokenizer, list(ids))
+    assert 16 <= kept == shared_start(cached._prefix, list(ids), 16) < len(ids)
+    assert model.n_tokens == kept
+    assert cached.generate(messages, max_new_tokens=30).text == first.text == \
+        whole.generate(messages, max_new_tokens=30).text
+    other = [{"role": "system", "content": "Reply in French."}, {"role": "user", "content": "Hello"}]
+    other_ids = tokenizer.apply_chat_template(other, tokenize=True, add_generation_prompt=True,
+                                              return_dict=True)["input_ids"]
+    assert cached._keep_start(model, tokenizer, list(other_ids)) == 0 and model.n_tokens == 0
+
+
+def test_llama_cpp_serves_two_conversations_at_once(llama_engine, bottle):
+    from trustgen.prompting import build_messages
+    messages = build_messages(request(bottle))
+    alone = llama_engine.generate(messages, max_new_tokens=30).text
+    results = [None, None]
+
+    def run(i):
+        results[i] = llama_engine.generate(messages, max_new_tokens=30).text
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert results == [alone, alone] and llama_engine._pool.qsize() == 2
+
+
+def test_llama_cpp_scores_like_a_language_model(llama_engine):
+    tokenizer = llama_engine.load()
+    ids = tokenizer("The water bottle costs $49.72 and is in stock.")["input_ids"]
+    scores = llama_engine.score([ids, ids[:4]])
+    assert len(scores[0]) == len(ids) - 1 and len(scores[1]) == 3
+    assert all(s <= 0 for s in scores[0]) and scores[0][:3] == pytest.approx(scores[1], abs=1e-3)
