@@ -198,7 +198,7 @@ def pieces(text: str, words: int = 3) -> Iterator[str]:
         yield "".join(tokens[i:i + n])
 
 
-_SENTENCE_END = re.compile(r"[.!?](?=\s)|\n")
+_SENTENCE_END = re.compile(r"[.!?;](?=\s)|\n")  # a clause ending in a semicolon is checked on its own
 
 
 class GroundedWriter:
@@ -256,7 +256,10 @@ class GroundedWriter:
 
     def _model_reply(self, request: ReplyRequest) -> Gen[str, None, CheckedReply]:
         """Sentence by sentence: the text so far plus the new sentence is checked (and repaired) before the
-        sentence is handed out; what the question asked for (`must_state`) is held back until it is stated."""
+        sentence is handed out; what the question asked for (`must_state`) is held back until it is stated. A
+        clause ending in a semicolon counts as a sentence ("Yes, the kettle is in stock; it costs $X."), so the
+        answer goes out before the rest is written; its semicolon waits for what follows, and becomes a full stop
+        when nothing does."""
         facts, template, words = request.facts, request.template, said(request)
         accepted, held, sent, last = "", "", False, None
         streamed = None
@@ -273,7 +276,16 @@ class GroundedWriter:
             if not held or missing_kinds(ok.checked, request.must_state):
                 return ""
             ready, held, sent = held, "", True
+            if ready.endswith(";"):  # the clause goes out; its semicolon only with what follows it
+                ready, held = ready[:-1], ";"
             return ready
+
+        def closed(checked: CheckedReply) -> Gen[str, None, CheckedReply]:
+            """The reply as sent: a clause whose semicolon was held back ends with a full stop instead."""
+            if held == ";" and checked.text.endswith(";"):
+                yield "."
+                checked = replace(checked, text=checked.text[:-1] + ".")
+            return replace(checked, used_model=True)
 
         try:
             with _released():
@@ -304,7 +316,7 @@ class GroundedWriter:
             log.debug("engine error", exc_info=True)
             if not sent:
                 return replace(self.template_reply(request), fell_back=True)
-            return replace(last.checked, used_model=True)
+            return (yield from closed(last.checked))
         gen = streamed.generation if streamed is not None else None
         timed_out = gen is not None and gen.stopped_by == "time"
         if not sent:  # nothing usable, or it never said what was asked: the template
@@ -312,7 +324,7 @@ class GroundedWriter:
                 self._fail(f"time-out: no checked sentence within {self.config.time_limit_s:g} s", permanent=False)
             return replace(self.template_reply(request), fell_back=True)
         self.failure = None  # the model answered: healthy again
-        return replace(last.checked, used_model=True)
+        return (yield from closed(last.checked))
 
     def _generator_stream(self, messages: list[dict]) -> Gen[str, None, Generation]:
         stream = getattr(self.generator, "stream", None)
