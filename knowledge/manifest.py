@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import shutil
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 MANIFEST = "shopbot-manifest.json"
 
@@ -35,3 +39,18 @@ def folder_ok(folder: Path, key: str) -> bool:
             for name, meta in manifest["files"].items())
     except (OSError, ValueError, KeyError, TypeError):
         return False
+
+
+def work_folder(target: Path, key: str, what: str, force: bool = False) -> Path | None:
+    """None when `target` already holds the build for `key` (and `force` is off); else an empty folder beside it to
+    build in, then rename over it, so a half-written build is never taken for one. A stale or damaged `target` is
+    reported as `what` being rebuilt."""
+    target = Path(target)
+    if not force and folder_ok(target, key):
+        return None
+    if target.exists():
+        log.warning("rebuilding %s: %s does not match its manifest", what, target)
+    work = target.with_name(target.name + ".partial")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    return work

@@ -23,7 +23,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .manifest import digest as _digest, folder_ok, write_manifest
+from .manifest import digest as _digest, folder_ok, work_folder, write_manifest
 from .paths import model_dir
 
 log = logging.getLogger(__name__)
@@ -64,13 +64,9 @@ def build_onnx_minilm(force: bool = False, source: Path | None = None, name: str
     source = Path(source) if source else packaged_model()
     key = export_key(source)
     target = model_dir() / f"{name}-{key[:16]}"
-    if not force and export_ok(target, key):
+    work = work_folder(target, key, "the encoder export", force)
+    if work is None:
         return target
-    if target.exists():
-        log.warning("re-exporting the encoder: %s does not match its manifest", target)
-    work = target.with_name(target.name + ".partial")
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
     try:
         _export(source, work / "model.onnx")
         shutil.copy2(source / "tokenizer.json", work / "tokenizer.json")

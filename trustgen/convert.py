@@ -17,7 +17,7 @@ import logging
 import shutil
 from pathlib import Path
 
-from knowledge.manifest import MANIFEST, digest as _digest, folder_ok, write_manifest
+from knowledge.manifest import MANIFEST, digest as _digest, folder_ok, work_folder, write_manifest
 from knowledge.paths import model_dir
 
 from .errors import ModelFilesError
@@ -296,13 +296,9 @@ def build_gguf_model(adapter_path: Path | str | None = "default", force: bool = 
     key = gguf_model_key(source, adapter)
     stem = f"{BASE_MODEL_NAME}{'+' + adapter.name if adapter else ''}-gguf"
     target = model_dir() / f"{stem}-{key[:16]}"
-    if not force and folder_ok(target, key):
+    work = work_folder(target, key, "the GGUF model", force)
+    if work is None:
         return target / "model.gguf"
-    if target.exists():
-        log.warning("rebuilding the GGUF model: %s does not match its manifest", target)
-    work = target.with_name(target.name + ".partial")
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
     try:
         changed = merge_gguf(source, adapter, work / "model.gguf")
     except ModelFilesError:
