@@ -86,15 +86,13 @@ def speed(engine, records, max_new_tokens: int) -> dict:
     return row
 
 
-def scored_perplexity(engine, records) -> dict:
+def scored_perplexity(engine, tokenizer, records) -> dict:
     """Perplexity of the reference replies under an engine that scores token ids (CTranslate2, llama.cpp), scored
     exactly as trustgen.evaluate scores the transformers model (same encoding, reply tokens only)."""
     from trustgen.evaluate import MAX_LEN
     from trustgen.metrics import perplexity
     from trustgen.metrics import IGNORE
     from trustgen.train import encode_all
-    loaded = engine.load()
-    tokenizer = loaded[0] if isinstance(loaded, tuple) else loaded
     encoded = encode_all(records, tokenizer, MAX_LEN)
     nats, tokens = 0.0, 0
     for (ids, labels), log_probs in zip(encoded, engine.score([ids for ids, _ in encoded])):
@@ -126,7 +124,7 @@ def child(args) -> int:
     row.update(speed(engine, near_300(records, tokenizer, args.prompts), args.max_new_tokens))
     ppl_records = records[:args.ppl_examples]
     if args.child in ("ct2", "llama-cpp"):
-        row["perplexity"] = scored_perplexity(engine, ppl_records)
+        row["perplexity"] = scored_perplexity(engine, tokenizer, ppl_records)
     else:
         from trustgen.evaluate import score_perplexity
         row["perplexity"] = score_perplexity(engine.load(), ppl_records)

@@ -54,3 +54,12 @@ def work_folder(target: Path, key: str, what: str, force: bool = False) -> Path 
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     return work
+
+
+def remove_older(target: Path, stem: str) -> None:
+    """Remove the other builds named `stem` plus a key of the same length as `target`'s (earlier builds of the
+    same inputs' kind, left by an older key)."""
+    target = Path(target)
+    for old in target.parent.glob(stem + "-*"):
+        if old != target and old.is_dir() and len(old.name) == len(target.name):
+            shutil.rmtree(old, ignore_errors=True)

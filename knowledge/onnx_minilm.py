@@ -15,7 +15,6 @@ Pooling and normalisation follow the model's own sentence-transformers config (m
 from __future__ import annotations
 
 import hashlib
-import logging
 import shutil
 import threading
 from pathlib import Path
@@ -25,8 +24,6 @@ import numpy as np
 
 from .manifest import digest as _digest, folder_ok, work_folder, write_manifest
 from .paths import model_dir
-
-log = logging.getLogger(__name__)
 
 FORMAT = 1  # bump when the export changes: every cached export is then rebuilt
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")

